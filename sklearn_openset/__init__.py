@@ -1,0 +1,14 @@
+"""Open-set recognition for scikit-learn.
+
+A classifier trained on known classes that says "unknown" (``open_label``,
+default ``-1``) for inputs of classes it never saw.
+"""
+
+from ._msp import MSPClassifier
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "MSPClassifier",
+    "__version__",
+]

@@ -1,0 +1,58 @@
+"""Test settings of every public estimator, kept in one place.
+
+Like scikit-learn's ``sklearn/utils/_test_common/instance_generator.py``:
+the small parameters the common checks use (few epochs, one thread) and the
+one table of checks an open-set classifier fails by nature, each with its
+reason.
+"""
+
+import inspect
+
+from sklearn.base import BaseEstimator
+
+# Reasons shared by every open-set classifier.
+_REJECTS = (
+    "predict answers open_label for inputs far from the training data or near "
+    "class boundaries, so its labels are not always in classes_"
+)
+
+# Check name -> reason; the same open-set nature applies to every estimator
+# whose ``predict`` can reject.
+_OPEN_SET_FAILURES = {
+    "check_classifiers_classes": (
+        "it fits on y = [-1, 1], and -1 is the default open_label: fit refuses "
+        "an open_label that collides with a class, by design"
+    ),
+    "check_classifiers_train": (
+        "it asserts predict == classes_[argmax(predict_proba)]; " + _REJECTS
+    ),
+}
+
+EXPECTED_FAILED_CHECKS = {
+    "MSPClassifier": dict(_OPEN_SET_FAILURES),
+}
+
+TEST_PARAMS = {
+    "MSPClassifier": {},
+}
+
+
+def all_estimators():
+    """Public estimator classes of ``sklearn_openset``, as ``(name, class)``."""
+    import sklearn_openset
+
+    found = []
+    for name in sklearn_openset.__all__:
+        obj = getattr(sklearn_openset, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            found.append((name, obj))
+    return sorted(found)
+
+
+def make_test_instance(estimator_class):
+    """An instance with the small parameters used by the common checks."""
+    return estimator_class(**TEST_PARAMS.get(estimator_class.__name__, {}))
+
+
+def expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})

@@ -1,0 +1,23 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+# One thread keeps the suite fast and reproducible on 2-core CI machines.
+torch.set_num_threads(1)
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs CUDA, which is not available here")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)

@@ -1,0 +1,211 @@
+"""The deep-estimator base, through a minimal cross-entropy subclass."""
+
+import io
+import pickle
+from contextlib import redirect_stderr, redirect_stdout
+from numbers import Real
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import _fit_context, clone
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
+from torch import nn
+
+from sklearn_openset.base import BaseDeepOpenSetClassifier
+from sklearn_openset.datasets import make_open_set_blobs
+from sklearn_openset.utils._testing import EXPECTED_FAILED_CHECKS
+
+
+def _mlp(n_features, n_classes):
+    return nn.Sequential(nn.Linear(n_features, 16), nn.ReLU(), nn.Linear(16, n_classes))
+
+
+class TinySoftmaxNet(BaseDeepOpenSetClassifier):
+    """Cross-entropy MLP with max-softmax rejection: the smallest deep method."""
+
+    _parameter_constraints = {
+        **BaseDeepOpenSetClassifier._parameter_constraints,
+        "threshold": [Interval(Real, 0, 1, closed="both")],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        max_epochs=5,
+        lr=0.05,
+        batch_size=32,
+        optimizer="adam",
+        device="cpu",
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+        threshold=0.5,
+        open_label=-1,
+    ):
+        self.module = module
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.device = device
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+        self.threshold = threshold
+        self.open_label = open_label
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        X, y_encoded = self._validate_fit_data(X, y, allow_nd=False)
+        n_features, n_classes = X.shape[1], len(self.classes_)
+        self._fit_net(
+            X,
+            y_encoded,
+            default_module=lambda: _mlp(n_features, n_classes),
+            criterion=nn.CrossEntropyLoss,
+        )
+        self.threshold_ = float(self.threshold)
+        return self
+
+    def predict_proba(self, X):
+        X = self._validate_predict_data(X, allow_nd=False)
+        return torch.softmax(self._forward(X), dim=1).numpy().astype(np.float64)
+
+    def _closed_set_index_and_score(self, X):
+        proba = self.predict_proba(X)
+        return proba.argmax(axis=1), proba.max(axis=1)
+
+
+# With threshold 0 nothing is rejected, so only the open_label collision of
+# the shared table remains an expected failure.
+_TINY_FAILURES = {
+    "check_classifiers_classes": EXPECTED_FAILED_CHECKS["MSPClassifier"][
+        "check_classifiers_classes"
+    ]
+}
+
+
+@parametrize_with_checks(
+    [TinySoftmaxNet(max_epochs=5, threshold=0.0, random_state=0)],
+    expected_failed_checks=lambda est: _TINY_FAILURES,
+    xfail_strict=True,
+)
+def test_deep_base_passes_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_open_set_blobs(n_samples=400, n_features=4, random_state=0)
+
+
+def test_same_seed_same_predictions_and_global_rng_untouched(blobs):
+    X_train, X_test, y_train, _ = blobs
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = TinySoftmaxNet(random_state=7).fit(X_train, y_train)
+    after = torch.rand(1)
+    assert before == after, "fit must leave the global torch random state alone"
+    second = TinySoftmaxNet(random_state=7).fit(X_train, y_train)
+    np.testing.assert_array_equal(
+        first.predict_proba(X_test), second.predict_proba(X_test)
+    )
+    other = TinySoftmaxNet(random_state=8).fit(X_train, y_train)
+    assert not np.array_equal(first.predict_proba(X_test), other.predict_proba(X_test))
+
+
+def test_module_instance_is_copied_not_trained_in_place(blobs):
+    X_train, _, y_train, _ = blobs
+    module = _mlp(X_train.shape[1], 3)
+    weights = [p.detach().clone() for p in module.parameters()]
+    clf = TinySoftmaxNet(module=module, random_state=0).fit(X_train, y_train)
+    for before, param in zip(weights, module.parameters()):
+        torch.testing.assert_close(before, param.detach())
+    assert clf.net_.module_ is not module
+    # A callable builds the module.
+    TinySoftmaxNet(module=lambda: _mlp(X_train.shape[1], 3)).fit(X_train, y_train)
+    with pytest.raises(TypeError, match="module must be"):
+        TinySoftmaxNet(module=lambda: "not a module").fit(X_train, y_train)
+
+
+def test_training_learns(blobs):
+    X_train, X_test, y_train, y_test = blobs
+    clf = TinySoftmaxNet(max_epochs=20, random_state=0).fit(X_train, y_train)
+    known = y_test != -1
+    closed = clf.classes_[clf.predict_proba(X_test[known]).argmax(axis=1)]
+    assert np.mean(closed == y_test[known]) > 0.9
+
+
+def test_callbacks_and_progress(blobs):
+    X_train, _, y_train, _ = blobs
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    counter = CountEpochs()
+    clf = TinySoftmaxNet(max_epochs=3, callbacks=[("count", counter)])
+    clf.fit(X_train, y_train)
+    fitted_counter = dict(clf.net_.callbacks_)["count"]
+    assert fitted_counter.epochs == 3
+    assert not hasattr(counter, "epochs"), "the user's callback is not mutated"
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        TinySoftmaxNet(max_epochs=2, verbose=0).fit(X_train, y_train)
+    assert out.getvalue() == "" and err.getvalue() == ""
+    with redirect_stdout(out), redirect_stderr(err):
+        TinySoftmaxNet(max_epochs=2, verbose=1).fit(X_train, y_train)
+    assert "train_loss" in out.getvalue()
+
+
+def test_optimizer_choices(blobs):
+    X_train, _, y_train, _ = blobs
+    clf = TinySoftmaxNet(optimizer="sgd", max_epochs=1).fit(X_train, y_train)
+    assert isinstance(clf.net_.optimizer_, torch.optim.SGD)
+    assert clf.net_.optimizer_.param_groups[0]["momentum"] == 0.9
+    clf = TinySoftmaxNet(optimizer=torch.optim.RMSprop, max_epochs=1)
+    assert isinstance(clf.fit(X_train, y_train).net_.optimizer_, torch.optim.RMSprop)
+    with pytest.raises(ValueError, match="optimizer"):
+        TinySoftmaxNet(optimizer="lbfgs").fit(X_train, y_train)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+def test_cuda_unavailable_is_a_clear_error(blobs):
+    X_train, _, y_train, _ = blobs
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        TinySoftmaxNet(device="cuda").fit(X_train, y_train)
+    clf = TinySoftmaxNet(device="auto", max_epochs=1).fit(X_train, y_train)
+    assert str(clf.net_.device) == "cpu"
+
+
+@pytest.mark.gpu
+def test_cuda_fit_predict(blobs):
+    X_train, X_test, y_train, _ = blobs
+    clf = TinySoftmaxNet(device="cuda", max_epochs=2).fit(X_train, y_train)
+    assert next(clf.net_.module_.parameters()).is_cuda
+    assert clf.predict(X_test).shape == (len(X_test),)
+    assert clf.__sklearn_tags__().non_deterministic
+
+
+def test_bad_input_and_pickle(blobs):
+    X_train, X_test, y_train, _ = blobs
+    clf = TinySoftmaxNet(max_epochs=1).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X_test[:, :3])
+    with pytest.raises(ValueError, match="open_label"):
+        TinySoftmaxNet(open_label=2).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="max_epochs"):
+        TinySoftmaxNet(max_epochs=0).fit(X_train, y_train)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict(X_test), clf.predict(X_test))
+    assert clone(clf).get_params() == clf.get_params()

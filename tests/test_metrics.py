@@ -1,0 +1,212 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_openset import MSPClassifier
+from sklearn_openset.datasets import make_open_set_blobs
+from sklearn_openset.metrics import (
+    closed_set_accuracy_score,
+    closed_set_accuracy_scorer,
+    make_open_set_scorer,
+    open_set_accuracy_score,
+    open_set_accuracy_scorer,
+    open_set_f1_score,
+    open_set_f1_scorer,
+    unknown_roc_auc_score,
+    unknown_roc_auc_scorer,
+)
+from sklearn_openset.model_selection import PseudoOpenSetSplit
+
+# A hand-worked confusion matrix over known classes 0, 1, 2 and open (-1):
+#            pred 0  pred 1  pred 2  pred open
+# true 0        2       1       0       0
+# true 1        0       1       0       1
+# true 2        1       0       2       0
+# true open     0       0       1       3
+Y_TRUE = np.array([0, 0, 0, 1, 1, 2, 2, 2, -1, -1, -1, -1])
+Y_PRED = np.array([0, 0, 1, 1, -1, 2, 2, 0, -1, -1, 2, -1])
+# Per class F1 = 2TP / (2TP + FP + FN):
+F1_0 = 2 * 2 / (2 * 2 + 1 + 1)  # 2/3
+F1_1 = 2 * 1 / (2 * 1 + 1 + 1)  # 1/2
+F1_2 = 2 * 2 / (2 * 2 + 1 + 1)  # 2/3
+F1_OPEN = 2 * 3 / (2 * 3 + 1 + 1)  # 3/4
+
+
+def test_f1_hand_worked():
+    assert open_set_f1_score(Y_TRUE, Y_PRED) == pytest.approx(
+        (F1_0 + F1_1 + F1_2 + F1_OPEN) / 4
+    )
+    assert open_set_f1_score(Y_TRUE, Y_PRED, average="known") == pytest.approx(
+        (F1_0 + F1_1 + F1_2) / 3
+    )
+    assert open_set_f1_score(Y_TRUE, Y_PRED, average="open") == pytest.approx(F1_OPEN)
+
+
+def test_accuracy_hand_worked():
+    assert open_set_accuracy_score(Y_TRUE, Y_PRED) == pytest.approx(8 / 12)
+
+
+def test_labels_not_known_count_as_open():
+    # True labels 7 and 8 are classes the model never saw: they are open.
+    y_true = np.where(Y_TRUE == -1, [7, 8, 7, 8] * 3, Y_TRUE)
+    assert open_set_f1_score(y_true, Y_PRED, labels=[0, 1, 2]) == pytest.approx(
+        open_set_f1_score(Y_TRUE, Y_PRED)
+    )
+    assert open_set_accuracy_score(y_true, Y_PRED, labels=[0, 1, 2]) == 8 / 12
+
+
+def test_string_labels_with_int_open_label():
+    names = np.array(["cat", "dog", "eel"])
+    y_true = names[Y_TRUE].astype(object)
+    y_true[Y_TRUE == -1] = -1
+    y_pred = names[Y_PRED].astype(object)
+    y_pred[Y_PRED == -1] = -1
+    assert open_set_f1_score(y_true, y_pred) == pytest.approx(
+        open_set_f1_score(Y_TRUE, Y_PRED)
+    )
+    assert open_set_f1_score(
+        y_true, y_pred, labels=["cat", "dog", "eel"]
+    ) == pytest.approx(open_set_f1_score(Y_TRUE, Y_PRED))
+
+
+def test_string_open_label():
+    y_true = np.array(["a", "b", "unknown", "unknown"])
+    y_pred = np.array(["a", "unknown", "unknown", "b"])
+    # a: F1 1; b: TP 0 -> 0; open: TP 1, FP 1, FN 1 -> 1/2
+    assert open_set_f1_score(y_true, y_pred, open_label="unknown") == pytest.approx(
+        (1 + 0 + 0.5) / 3
+    )
+
+
+def test_class_absent_everywhere_scores_zero():
+    # Known class 2 never appears: it contributes an F1 of 0 to the macro mean.
+    score = open_set_f1_score([0, 1, -1], [0, 1, -1], labels=[0, 1, 2])
+    assert score == pytest.approx(3 / 4)
+
+
+def test_closed_set_accuracy_ignores_unknown_samples():
+    y_closed = np.array([0, 0, 1, 1, 0, 2, 2, 0, 0, 1, 2, 0])
+    # Known rows 0..7: right at 0, 1, 3, 5, 6 -> 5 / 8.
+    assert closed_set_accuracy_score(Y_TRUE, y_closed) == pytest.approx(5 / 8)
+
+
+def test_unknown_roc_auc_hand_worked():
+    y_true = [0, 1, 2, -1, -1]
+    known_scores = [0.9, 0.4, 0.8, 0.5, 0.1]
+    # Unknown scores -known: pairs (unknown, known) ranked right: 0.5 beats 0.9? no
+    # -0.5 > -0.9 yes, > -0.4 no, > -0.8 yes; -0.1 beats all three -> 5 / 6.
+    assert unknown_roc_auc_score(y_true, known_scores) == pytest.approx(5 / 6)
+
+
+def test_metric_errors():
+    with pytest.raises(ValueError, match="both known and unknown"):
+        unknown_roc_auc_score([0, 1], [0.1, 0.2])
+    with pytest.raises(ValueError, match="NaN"):
+        unknown_roc_auc_score([0, -1], [np.nan, 0.2])
+    with pytest.raises(ValueError):
+        open_set_f1_score([0, 1], [0, 1, 1])
+    with pytest.raises(ValueError, match="average"):
+        open_set_f1_score([0, 1], [0, 1], average="micro")
+    with pytest.raises(ValueError, match="no sample of a known class"):
+        closed_set_accuracy_score([-1, -1], [0, 1])
+
+
+def test_inputs_not_modified():
+    y_true, y_pred = Y_TRUE.copy(), Y_PRED.copy()
+    open_set_f1_score(y_true, y_pred)
+    open_set_accuracy_score(y_true, y_pred)
+    np.testing.assert_array_equal(y_true, Y_TRUE)
+    np.testing.assert_array_equal(y_pred, Y_PRED)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_open_set_blobs(n_samples=600, n_features=4, random_state=0)
+
+
+def test_scorers_use_classes_of_the_estimator(blobs):
+    X_train, X_test, y_train, y_test = blobs
+    clf = MSPClassifier(threshold=0.9).fit(X_train, y_train)
+    # Relabel the open test samples as a class the estimator never saw.
+    y_other = np.where(y_test == -1, 99, y_test)
+    y_pred = clf.predict(X_test)
+    assert open_set_f1_scorer(clf, X_test, y_other) == pytest.approx(
+        open_set_f1_score(y_test, y_pred)
+    )
+    assert open_set_accuracy_scorer(clf, X_test, y_other) == pytest.approx(
+        clf.score(X_test, y_other)
+    )
+    assert unknown_roc_auc_scorer(clf, X_test, y_other) == pytest.approx(
+        unknown_roc_auc_score(y_test, clf.score_samples(X_test))
+    )
+    closed = clf.classes_[clf.predict_proba(X_test).argmax(axis=1)]
+    assert closed_set_accuracy_scorer(clf, X_test, y_test) == pytest.approx(
+        closed_set_accuracy_score(y_test, closed)
+    )
+    f1_open = make_open_set_scorer(open_set_f1_score, average="open")
+    assert f1_open(clf, X_test, y_test) == pytest.approx(
+        open_set_f1_score(y_test, y_pred, average="open")
+    )
+
+
+def test_scorer_reads_open_label_inside_a_pipeline(blobs):
+    X_train, X_test, y_train, y_test = blobs
+    pipe = make_pipeline(StandardScaler(), MSPClassifier(threshold=0.999, open_label=-7))
+    pipe.fit(X_train, y_train)
+    y_test7 = np.where(y_test == -1, -7, y_test)
+    assert (pipe.predict(X_test) == -7).any()
+    assert open_set_f1_scorer(pipe, X_test, y_test7) == pytest.approx(
+        open_set_f1_score(y_test7, pipe.predict(X_test), open_label=-7)
+    )
+
+
+def test_make_open_set_scorer_errors():
+    with pytest.raises(ValueError, match="response_method"):
+        make_open_set_scorer(open_set_f1_score, response_method="predict_log_proba")
+    with pytest.raises(TypeError, match="callable"):
+        make_open_set_scorer("f1")
+
+
+def test_grid_search_with_pseudo_open_split_end_to_end(blobs):
+    X_train, X_test, y_train, y_test = blobs
+    X = np.vstack([X_train, X_train[::-1] + 0.1])
+    y = np.concatenate([y_train, y_train[::-1]])
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), MSPClassifier(LogisticRegression())),
+        {"mspclassifier__threshold": [0.2, 0.6, 0.95]},
+        scoring={"f1": open_set_f1_scorer, "auroc": unknown_roc_auc_scorer},
+        refit="f1",
+        cv=PseudoOpenSetSplit(n_splits=3, sub_known_ratio=0.67, random_state=0),
+    )
+    # 3 known classes -> 2 sub-known and 1 sub-open class per split.
+    search.fit(X, y)
+    results = search.cv_results_
+    assert np.all(np.isfinite(results["mean_test_f1"]))
+    assert np.all(np.isfinite(results["mean_test_auroc"]))
+    # The threshold changes predictions, not the ranking: AUROC is the same.
+    np.testing.assert_allclose(
+        results["mean_test_auroc"], results["mean_test_auroc"][0]
+    )
+    # With a threshold of 0.2 nothing is ever rejected, so F1-open is 0 and the
+    # macro-F1 is lower than with a useful threshold.
+    assert results["mean_test_f1"][0] < results["mean_test_f1"].max()
+    assert search.best_params_["mspclassifier__threshold"] > 0.2
+    assert search.score(X_test, y_test) == pytest.approx(
+        open_set_f1_score(y_test, search.predict(X_test))
+    )
+
+
+def test_cross_validate_with_scorers(blobs):
+    X_train, _, y_train, _ = blobs
+    scores = cross_validate(
+        MSPClassifier(threshold=0.9),
+        X_train,
+        y_train,
+        cv=PseudoOpenSetSplit(n_splits=2, sub_known_ratio=0.67, random_state=1),
+        scoring={"acc": open_set_accuracy_scorer, "f1": open_set_f1_scorer},
+    )
+    assert scores["test_acc"].shape == (2,)
+    assert np.all((scores["test_f1"] > 0) & (scores["test_f1"] <= 1))
