@@ -1,0 +1,356 @@
+"""Loaders of the benchmark data, read from a local folder (never downloaded)."""
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import validate_params
+
+from ._split import (
+    _OPEN_LABEL,
+    _RATIO,
+    _TEST_SIZE,
+    _isin,
+    make_open_set_split,
+    relabel_open_set,
+    select_known_classes,
+)
+
+__all__ = [
+    "DATA_HOME_ENV",
+    "get_data_home",
+    "load_clinc150",
+    "load_digits_open_set",
+    "load_mnist",
+]
+
+#: Name of the environment variable that points to the data folder.
+DATA_HOME_ENV = "SKLEARN_OPENSET_DATA"
+
+
+def _development_data_home():
+    """``<repo>/../shared/data`` for a checkout at ``<repo>``, or None."""
+    repo = Path(__file__).resolve().parents[2]
+    candidate = repo.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+@validate_params(
+    {"data_home": [str, os.PathLike, None]},
+    prefer_skip_nested_validation=True,
+)
+def get_data_home(data_home=None):
+    """Return the folder that holds the benchmark data.
+
+    The folder is, in order of precedence:
+
+    1. ``data_home``, when given;
+    2. the environment variable ``SKLEARN_OPENSET_DATA``, when set;
+    3. ``<repo>/../shared/data`` when the package runs from a development
+       checkout at ``<repo>`` and that folder exists.
+
+    Nothing is downloaded: the folder must hold the files that each loader
+    names (``clinc150/``, ``mnist/``).
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Explicit data folder. ``~`` is expanded.
+
+    Returns
+    -------
+    data_home : pathlib.Path
+        The data folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no folder is given, the variable is unset and no development data
+        folder exists.
+
+    Examples
+    --------
+    >>> from sklearn_openset.datasets import get_data_home
+    >>> get_data_home("~/openset-data").name
+    'openset-data'
+    """
+    if data_home is not None:
+        return Path(data_home).expanduser()
+    from_env = os.environ.get(DATA_HOME_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    development = _development_data_home()
+    if development is not None:
+        return development
+    raise FileNotFoundError(
+        "No data folder found. Pass data_home=<folder> to the loader or set the "
+        f"environment variable {DATA_HOME_ENV} to the folder that holds "
+        "clinc150/ and mnist/ (nothing is downloaded)."
+    )
+
+
+def _data_files(data_home, subfolder, names):
+    """Paths of ``names`` in ``<data_home>/<subfolder>``, checked to exist."""
+    folder = get_data_home(data_home) / subfolder
+    paths = [folder / name for name in names]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Missing data file(s) {missing}. Point data_home (or the environment "
+            f"variable {DATA_HOME_ENV}) to the folder that holds {subfolder}/ "
+            "(nothing is downloaded)."
+        )
+    return paths
+
+
+def _read_tsv(path):
+    """Read a ``text<TAB>label`` file with a header; CSV quoting as pandas."""
+    texts, labels = [], []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f, delimiter="\t")
+        header = next(reader, None)
+        if header != ["text", "label"]:
+            raise ValueError(
+                f"{path}: expected the header 'text\\tlabel', got {header}."
+            )
+        for row in reader:
+            if len(row) != 2:
+                raise ValueError(
+                    f"{path}, line {reader.line_num}: expected 2 fields, got {len(row)}."
+                )
+            texts.append(row[0])
+            labels.append(row[1])
+    return texts, np.asarray(labels, dtype=str)
+
+
+def _keep(texts, mask):
+    return [text for text, keep in zip(texts, mask) if keep]
+
+
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "known_ratio": [_RATIO, None],
+        "random_state": ["random_state"],
+        "open_label": _OPEN_LABEL,
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_clinc150(
+    data_home=None, *, known_ratio=None, random_state=None, open_label=-1
+):
+    """Load CLINC150 in the format of the open intent classification papers.
+
+    Reads ``clinc150/{train,dev,test}.tsv`` (the re-split of
+    thuiar/Adaptive-Decision-Boundary: 15000 / 3000 / 5700 rows, 150 intents;
+    the test set also holds the 1200 out-of-scope rows labelled ``"oos"``).
+
+    With ``known_ratio``, the TEXTOIR / ADB / ANS protocol: the known intents
+    are ``select_known_classes(train_intents, known_ratio=known_ratio,
+    random_state=random_state)`` (the papers' ``np.random.seed(seed);
+    np.random.choice``); train and dev keep the known-intent rows only; test
+    keeps every row, and every label that is not a known intent (``"oos"``
+    included) becomes ``open_label``.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Data folder holding ``clinc150/``; see :func:`get_data_home`.
+
+    known_ratio : float in (0, 1), default=None
+        Fraction of the 150 intents that are known (the papers use 0.25, 0.5
+        and 0.75: 38, 75 and 112 intents). None returns the raw labels.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the choice of the known intents (the papers use 0..9).
+
+    open_label : int or str, default=-1
+        Test label of the unknown intents when ``known_ratio`` is given.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With the attributes:
+
+        text_train, text_dev, text_test : list of str
+            The utterances.
+        y_train, y_dev : ndarray of str
+            Their intents.
+        y_test : ndarray
+            Raw intents (str, with ``"oos"``) without ``known_ratio``; with
+            it, the known intents and ``open_label`` (object dtype for an int
+            ``open_label``).
+        known_classes : ndarray of str
+            The sorted known intents; all 150 without ``known_ratio``.
+
+    Examples
+    --------
+    >>> from sklearn_openset.datasets import load_clinc150
+    >>> data = load_clinc150(known_ratio=0.5, random_state=0)
+    >>> len(data.known_classes), len(data.text_train), len(data.text_test)
+    (75, 7500, 5700)
+    >>> int((data.y_test == -1).sum())
+    3450
+    """
+    paths = _data_files(data_home, "clinc150", ["train.tsv", "dev.tsv", "test.tsv"])
+    (text_train, y_train), (text_dev, y_dev), (text_test, y_test) = map(
+        _read_tsv, paths
+    )
+    intents = np.unique(y_train)
+    if known_ratio is None:
+        known = intents
+    else:
+        known = select_known_classes(
+            intents, known_ratio=known_ratio, random_state=random_state
+        )
+        train_mask = _isin(y_train, known)
+        dev_mask = _isin(y_dev, known)
+        text_train, y_train = _keep(text_train, train_mask), y_train[train_mask]
+        text_dev, y_dev = _keep(text_dev, dev_mask), y_dev[dev_mask]
+        y_test = relabel_open_set(y_test, known, open_label=open_label)
+    return Bunch(
+        text_train=text_train,
+        y_train=y_train,
+        text_dev=text_dev,
+        y_dev=y_dev,
+        text_test=text_test,
+        y_test=y_test,
+        known_classes=known,
+    )
+
+
+@validate_params(
+    {"data_home": [str, os.PathLike, None]},
+    prefer_skip_nested_validation=True,
+)
+def load_mnist(data_home=None):
+    """Load the offline MNIST subset: 5000 training and 10000 test images.
+
+    Reads ``mnist/mnist_train5k.npz`` (500 images per digit, disjoint from the
+    test set) and ``mnist/mnist_test10k.npz`` (the official test set), each
+    with the keys ``x`` and ``y``. For the CAC protocol, split the digits with
+    :data:`CAC_MNIST_KNOWN_CLASSES` and :func:`relabel_open_set`.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Data folder holding ``mnist/``; see :func:`get_data_home`.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With the attributes:
+
+        X_train : ndarray of shape (5000, 28, 28), dtype uint8
+        y_train : ndarray of shape (5000,), dtype int64
+        X_test : ndarray of shape (10000, 28, 28), dtype uint8
+        y_test : ndarray of shape (10000,), dtype int64
+
+        Pixels are in 0..255; labels are the digits (stored as uint8, returned
+        as int64 so that a negative ``open_label`` fits).
+
+    Examples
+    --------
+    >>> from sklearn_openset.datasets import load_mnist
+    >>> mnist = load_mnist()
+    >>> mnist.X_train.shape, mnist.X_test.shape
+    ((5000, 28, 28), (10000, 28, 28))
+    """
+    paths = _data_files(data_home, "mnist", ["mnist_train5k.npz", "mnist_test10k.npz"])
+    data = Bunch()
+    for part, path in zip(("train", "test"), paths):
+        with np.load(path, allow_pickle=False) as npz:
+            data[f"X_{part}"] = npz["x"]
+            data[f"y_{part}"] = npz["y"].astype(np.int64)
+    return data
+
+
+@validate_params(
+    {
+        "known_ratio": [_RATIO, None],
+        "known_classes": ["array-like", None],
+        "test_size": _TEST_SIZE,
+        "open_label": _OPEN_LABEL,
+        "random_state": ["random_state"],
+        "scale": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_digits_open_set(
+    *,
+    known_ratio=None,
+    known_classes=None,
+    test_size=0.3,
+    open_label=-1,
+    random_state=None,
+    scale=True,
+):
+    """Load scikit-learn's digits as an open-set split (the embedded default).
+
+    The 1797 8x8 digit images of :func:`sklearn.datasets.load_digits`, as 64
+    features, split by :func:`make_open_set_split`. Without ``known_ratio``
+    and ``known_classes``, 6 of the 10 digits are known (``known_ratio=0.6``),
+    as in the 6 known / 4 unknown protocol of the CAC paper; pass
+    ``known_classes=CAC_MNIST_KNOWN_CLASSES[i]`` for its fixed trials.
+
+    Parameters
+    ----------
+    known_ratio : float in (0, 1), default=None
+        Fraction of the digits that are known; 0.6 when ``known_classes`` is
+        not given either.
+
+    known_classes : array-like, default=None
+        The known digits, given explicitly.
+
+    test_size : float in (0, 1) or int, default=0.3
+        Fraction (or number) of all images held out for testing.
+
+    open_label : int or str, default=-1
+        Test label of the unknown digits.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split and the choice of the known digits.
+
+    scale : bool, default=True
+        Divide the pixel values (0..16) by 16, to [0, 1].
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, 64)
+        Training images of the known digits.
+
+    X_test : ndarray of shape (n_test, 64)
+        Test images of all digits.
+
+    y_train : ndarray of shape (n_train,)
+        Training digits.
+
+    y_test : ndarray of shape (n_test,)
+        Test digits, unknown ones replaced by ``open_label``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_openset.datasets import load_digits_open_set
+    >>> X_train, X_test, y_train, y_test = load_digits_open_set(random_state=0)
+    >>> X_train.shape, X_test.shape
+    ((753, 64), (540, 64))
+    >>> np.unique(y_train)
+    array([1, 2, 4, 6, 8, 9])
+    """
+    if known_ratio is None and known_classes is None:
+        known_ratio = 0.6
+    digits = load_digits()
+    X = digits.data / 16.0 if scale else digits.data
+    return make_open_set_split(
+        X,
+        digits.target,
+        known_ratio=known_ratio,
+        known_classes=known_classes,
+        test_size=test_size,
+        open_label=open_label,
+        random_state=random_state,
+    )

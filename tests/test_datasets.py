@@ -1,0 +1,472 @@
+"""Tests of sklearn_openset.datasets: known-class selection, splits, loaders."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import InvalidParameterError
+
+import sklearn_openset
+from sklearn_openset.datasets import (
+    CAC_MNIST_KNOWN_CLASSES,
+    DATA_HOME_ENV,
+    _loaders,
+    get_data_home,
+    load_clinc150,
+    load_digits_open_set,
+    load_mnist,
+    make_open_set_blobs,
+    make_open_set_split,
+    relabel_open_set,
+    select_known_classes,
+)
+
+# 150 string labels, deliberately not sorted: the recipe sorts them first.
+INTENTS = [f"intent_{i:03d}" for i in np.random.RandomState(42).permutation(150)]
+
+
+def global_recipe(labels, ratio, seed):
+    """The papers' code, verbatim, on the global numpy generator (restored)."""
+    state = np.random.get_state()
+    try:
+        all_labels = np.unique(np.array(labels))
+        n_known = round(len(all_labels) * ratio)
+        np.random.seed(seed)
+        chosen = np.random.choice(all_labels, n_known, replace=False)
+    finally:
+        np.random.set_state(state)
+    return np.sort(chosen)
+
+
+@pytest.fixture(scope="module")
+def data_home():
+    """The data folder by the loaders' default resolution; skip if absent."""
+    try:
+        home = get_data_home()
+    except FileNotFoundError as exc:
+        pytest.skip(f"benchmark data not found: {exc}")
+    if not home.is_dir():
+        pytest.skip(f"benchmark data folder {home} does not exist")
+    return home
+
+
+@pytest.fixture(scope="module")
+def clinc_raw(data_home):
+    return load_clinc150()
+
+
+# --------------------------------------------------------------------------
+# select_known_classes
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.75])
+@pytest.mark.parametrize("labels", [INTENTS, list(range(10))], ids=["150str", "10int"])
+def test_select_known_classes_matches_global_recipe(labels, ratio, seed):
+    expected = global_recipe(labels, ratio, seed)
+    known = select_known_classes(labels, known_ratio=ratio, random_state=seed)
+    assert_array_equal(known, expected)
+    assert known.dtype == np.asarray(labels).dtype
+
+
+@pytest.mark.parametrize("ratio, n_known", [(0.25, 38), (0.5, 75), (0.75, 112)])
+def test_select_known_classes_counts_use_python_round(ratio, n_known):
+    known = select_known_classes(INTENTS, known_ratio=ratio, random_state=0)
+    assert len(known) == n_known
+    assert np.all(known[:-1] < known[1:])  # sorted, unique
+    assert set(known) <= set(INTENTS)
+
+
+def test_select_known_classes_regression_values():
+    # Fixed values: a change of numpy's legacy RandomState would show here.
+    assert_array_equal(
+        select_known_classes(range(10), known_ratio=0.6, random_state=0),
+        [1, 2, 4, 6, 8, 9],
+    )
+    assert_array_equal(
+        select_known_classes(range(10), known_ratio=0.5, random_state=1),
+        global_recipe(range(10), 0.5, 1),
+    )
+
+
+def test_select_known_classes_leaves_global_rng_alone():
+    np.random.seed(123)
+    before = np.random.get_state()
+    select_known_classes(INTENTS, known_ratio=0.5, random_state=7)
+    after = np.random.get_state()
+    assert before[0] == after[0]
+    assert_array_equal(before[1], after[1])
+    assert before[2:] == after[2:]
+
+
+def test_select_known_classes_accepts_duplicates_and_random_state_instance():
+    y = np.repeat(np.arange(8), 3)
+    known = select_known_classes(
+        y, known_ratio=0.5, random_state=np.random.RandomState(3)
+    )
+    assert_array_equal(known, global_recipe(range(8), 0.5, 3))
+
+
+def test_select_known_classes_explicit():
+    known = select_known_classes(["d", "a", "c", "b"], known_classes=["c", "a", "c"])
+    assert_array_equal(known, ["a", "c"])
+    assert_array_equal(
+        select_known_classes(range(10), known_classes=(9, 0, 4)), [0, 4, 9]
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "exactly one"),
+        ({"known_ratio": 0.5, "known_classes": [0, 1]}, "exactly one"),
+        ({"known_ratio": 0.1}, "at least 2"),  # round(1.0) = 1 known
+        ({"known_ratio": 0.97}, "no class would be unknown"),  # round(9.7) = 10
+        ({"known_classes": [0, 1, 10]}, "subset"),
+        ({"known_classes": [3]}, "at least 2"),
+        ({"known_classes": list(range(10))}, "no class would be unknown"),
+    ],
+)
+def test_select_known_classes_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        select_known_classes(range(10), **kwargs)
+
+
+@pytest.mark.parametrize("ratio", [0, 1, 1.5, -0.2])
+def test_select_known_classes_ratio_outside_open_interval(ratio):
+    with pytest.raises(InvalidParameterError, match="known_ratio"):
+        select_known_classes(range(10), known_ratio=ratio)
+
+
+def test_cac_mnist_known_classes():
+    assert CAC_MNIST_KNOWN_CLASSES == (
+        (0, 1, 2, 4, 5, 9),
+        (0, 3, 5, 7, 8, 9),
+        (0, 1, 5, 6, 7, 8),
+        (3, 4, 5, 7, 8, 9),
+        (0, 1, 2, 3, 7, 8),
+    )
+    for known in CAC_MNIST_KNOWN_CLASSES:
+        assert_array_equal(select_known_classes(range(10), known_classes=known), known)
+
+
+# --------------------------------------------------------------------------
+# relabel_open_set
+
+
+def test_relabel_open_set_basic_and_input_untouched():
+    y = np.array([3, 0, 1, 2, 1, 3])
+    y_copy = y.copy()
+    out = relabel_open_set(y, [1, 3])
+    assert_array_equal(out, [3, -1, 1, -1, 1, 3])
+    assert_array_equal(y, y_copy)
+    assert out is not y
+
+
+@pytest.mark.parametrize(
+    "y, open_label, kind",
+    [
+        (np.array([0, 1, 2], dtype=np.uint8), -1, "i"),  # widened to signed
+        (np.array([0.0, 1.0, 2.0]), -1, "f"),
+        (np.array(["a", "b", "c"]), "unknown", "U"),
+        (np.array(["a", "b", "c"]), -1, "O"),
+        (np.array([0, 1, 2]), "unknown", "O"),
+    ],
+)
+def test_relabel_open_set_dtype_holds_open_label(y, open_label, kind):
+    out = relabel_open_set(y, y[:2], open_label=open_label)
+    assert out.dtype.kind == kind
+    assert out[2] == open_label
+    assert list(out[:2]) == list(y[:2])
+
+
+def test_relabel_open_set_rejects_known_open_label():
+    with pytest.raises(ValueError, match="open_label"):
+        relabel_open_set([0, 1, 2], [0, 1], open_label=1)
+
+
+# --------------------------------------------------------------------------
+# make_open_set_split
+
+
+def _toy(n_classes=6, per_class=10):
+    y = np.repeat(np.arange(n_classes), per_class)
+    X = np.arange(len(y)).reshape(-1, 1) * 10  # X encodes the row index
+    return X, y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_make_open_set_split_protocol(seed):
+    X, y = _toy()
+    X_copy, y_copy = X.copy(), y.copy()
+    X_train, X_test, y_train, y_test = make_open_set_split(
+        X, y, known_ratio=0.5, test_size=0.3, random_state=seed
+    )
+    # same rows as sklearn's stratified split, same classes as the recipe
+    ref_train, ref_test, ref_y_train, ref_y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=seed
+    )
+    known = global_recipe(y, 0.5, seed)
+    keep = np.isin(ref_y_train, known)
+    assert_array_equal(X_train, ref_train[keep])
+    assert_array_equal(y_train, ref_y_train[keep])
+    assert_array_equal(X_test, ref_test)
+    assert_array_equal(y_test, np.where(np.isin(ref_y_test, known), ref_y_test, -1))
+
+    rows_train, rows_test = X_train.ravel() // 10, X_test.ravel() // 10
+    assert not set(rows_train) & set(rows_test)
+    assert_array_equal(np.unique(y_train), known)
+    assert_array_equal(y[rows_train], y_train)
+    # every test row of an unknown class is open, every known one keeps its label
+    is_known = np.isin(y[rows_test], known)
+    assert np.all(y_test[~is_known] == -1)
+    assert_array_equal(y_test[is_known], y[rows_test][is_known])
+    assert len(rows_test) == 18 and (~is_known).sum() == 9
+    # inputs untouched
+    assert_array_equal(X, X_copy)
+    assert_array_equal(y, y_copy)
+
+
+def test_make_open_set_split_images_texts_and_string_labels():
+    rng = np.random.RandomState(0)
+    images = rng.rand(40, 5, 4)
+    names = np.array(["ant", "bee", "cat", "dog"])
+    y = names[np.repeat(np.arange(4), 10)]
+    texts = [f"text {i}" for i in range(40)]
+
+    Xi_train, Xi_test, y_train, y_test = make_open_set_split(
+        images, y, known_classes=["ant", "dog"], test_size=0.25, random_state=0
+    )
+    assert Xi_train.shape == (15, 5, 4) and Xi_test.shape == (10, 5, 4)
+    assert y_train.dtype.kind == "U" and set(y_train) == {"ant", "dog"}
+    assert y_test.dtype == object
+    assert sorted(set(y_test), key=str) == [-1, "ant", "dog"]
+
+    Xt_train, Xt_test, _, yt_test = make_open_set_split(
+        texts, y, known_classes=["ant", "dog"], test_size=0.25, random_state=0
+    )
+    assert isinstance(Xt_train, list) and isinstance(Xt_train[0], str)
+    # the same rows are chosen whatever X is
+    rows = [int(t.split()[1]) for t in Xt_test]
+    assert_array_equal(images[rows], Xi_test)
+    assert_array_equal(yt_test, y_test)
+
+    *_, y_test_str = make_open_set_split(
+        texts, y, known_classes=["ant", "dog"], open_label="unknown", random_state=0
+    )
+    assert y_test_str.dtype.kind == "U" and "unknown" in set(y_test_str)
+
+
+def test_make_open_set_split_dataframe():
+    pd = pytest.importorskip("pandas")
+    X, y = _toy(4, 5)
+    df = pd.DataFrame({"a": X.ravel()})
+    X_train, _, y_train, _ = make_open_set_split(
+        df, y, known_classes=[0, 1], test_size=0.4, random_state=0
+    )
+    assert isinstance(X_train, pd.DataFrame)
+    assert_array_equal(X_train["a"].to_numpy() // 10 // 5, y_train)
+
+
+def test_make_open_set_split_errors():
+    X, y = _toy()
+    with pytest.raises(ValueError, match="open_label"):
+        make_open_set_split(X, np.where(y == 0, -1, y), known_ratio=0.5)
+    with pytest.raises(ValueError, match="open_label"):
+        make_open_set_split(X, y, known_ratio=0.5, open_label=3)
+    with pytest.raises(ValueError, match="exactly one"):
+        make_open_set_split(X, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        make_open_set_split(X[:-1], y, known_ratio=0.5)
+    with pytest.raises(InvalidParameterError, match="test_size"):
+        make_open_set_split(X, y, known_ratio=0.5, test_size=1.0)
+
+
+# --------------------------------------------------------------------------
+# make_open_set_blobs
+
+
+def test_make_open_set_blobs():
+    X_train, X_test, y_train, y_test = make_open_set_blobs(
+        500, n_features=3, n_known_classes=3, n_unknown_classes=2, random_state=0
+    )
+    assert X_train.shape == (210, 3) and X_test.shape == (150, 3)
+    assert_array_equal(np.unique(y_train), [0, 1, 2])
+    values, counts = np.unique(y_test, return_counts=True)
+    assert_array_equal(values, [-1, 0, 1, 2])
+    assert_array_equal(counts, [60, 30, 30, 30])
+    # reproducible with an int, different with another seed
+    again = make_open_set_blobs(
+        500, n_features=3, n_known_classes=3, n_unknown_classes=2, random_state=0
+    )
+    assert_array_equal(again[0], X_train)
+    assert_array_equal(again[3], y_test)
+    other = make_open_set_blobs(
+        500, n_features=3, n_known_classes=3, n_unknown_classes=2, random_state=1
+    )
+    assert not np.allclose(other[0], X_train)
+
+
+def test_make_open_set_blobs_open_label_and_errors():
+    *_, y_test = make_open_set_blobs(100, open_label="unknown", random_state=0)
+    assert y_test.dtype == object and "unknown" in set(y_test)
+    with pytest.raises(ValueError, match="open_label"):
+        make_open_set_blobs(100, open_label=4, random_state=0)
+    with pytest.raises(InvalidParameterError, match="n_known_classes"):
+        make_open_set_blobs(100, n_known_classes=1)
+    with pytest.raises(InvalidParameterError, match="n_unknown_classes"):
+        make_open_set_blobs(100, n_unknown_classes=0)
+
+
+# --------------------------------------------------------------------------
+# data home resolution
+
+
+def test_get_data_home_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv(DATA_HOME_ENV, raising=False)
+    dev = Path(sklearn_openset.__file__).resolve().parents[1].parent / "shared" / "data"
+    if dev.is_dir():
+        assert get_data_home() == dev
+    assert get_data_home(tmp_path) == tmp_path
+    assert get_data_home(str(tmp_path)) == tmp_path
+
+    monkeypatch.setenv(DATA_HOME_ENV, str(tmp_path / "env"))
+    assert get_data_home() == tmp_path / "env"
+    assert get_data_home(tmp_path) == tmp_path  # the argument wins
+
+    monkeypatch.delenv(DATA_HOME_ENV)
+    monkeypatch.setattr(_loaders, "_development_data_home", lambda: None)
+    with pytest.raises(FileNotFoundError, match="data_home.*" + DATA_HOME_ENV):
+        get_data_home()
+
+
+def test_loaders_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match=DATA_HOME_ENV):
+        load_clinc150(tmp_path)
+    with pytest.raises(FileNotFoundError, match="mnist_train5k.npz"):
+        load_mnist(tmp_path)
+
+
+def _write_tsv(path, rows, header=("text", "label")):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter="\t")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_load_clinc150_small_copy_via_env(monkeypatch, tmp_path):
+    folder = tmp_path / "clinc150"
+    folder.mkdir()
+    train = [(f'say "{c}{i}"', c) for c in "abcd" for i in range(2)]
+    _write_tsv(folder / "train.tsv", train)
+    _write_tsv(folder / "dev.tsv", [("x", "a"), ("y", "c")])
+    _write_tsv(folder / "test.tsv", [('"quoted', "a"), ("n\tt", "b"), ("o", "oos")])
+    monkeypatch.setenv(DATA_HOME_ENV, str(tmp_path))
+
+    raw = load_clinc150()
+    assert raw.text_train[0] == 'say "a0"'
+    assert raw.text_test[:2] == ['"quoted', "n\tt"]
+    assert_array_equal(raw.known_classes, ["a", "b", "c", "d"])
+
+    data = load_clinc150(known_ratio=0.5, random_state=0, open_label="<UNK>")
+    known = global_recipe(list("abcd"), 0.5, 0)
+    assert_array_equal(data.known_classes, known)
+    assert set(data.y_train) == set(known)
+    assert len(data.text_train) == len(data.y_train) == 4
+    assert set(data.y_dev) <= set(known)
+    assert data.y_test[-1] == "<UNK>"
+    for label, raw_label in zip(data.y_test, raw.y_test):
+        assert label == (raw_label if raw_label in known else "<UNK>")
+
+    _write_tsv(folder / "dev.tsv", [("x", "a")], header=("sentence", "label"))
+    with pytest.raises(ValueError, match="header"):
+        load_clinc150()
+
+
+# --------------------------------------------------------------------------
+# the real data (found by the default resolution)
+
+
+def test_load_clinc150_raw(clinc_raw, data_home):
+    data = clinc_raw
+    assert (len(data.text_train), len(data.text_dev), len(data.text_test)) == (
+        15000,
+        3000,
+        5700,
+    )
+    assert len(data.y_train) == 15000 and len(data.y_test) == 5700
+    assert len(data.known_classes) == 150 and "oos" not in data.known_classes
+    assert (data.y_test == "oos").sum() == 1200
+    assert "oos" not in set(data.y_train) | set(data.y_dev)
+    assert all(isinstance(t, str) for t in data.text_test)
+
+    pd = pytest.importorskip("pandas")
+    for part in ("train", "dev", "test"):
+        frame = pd.read_csv(
+            data_home / "clinc150" / f"{part}.tsv", sep="\t", keep_default_na=False
+        )
+        assert frame["text"].tolist() == data[f"text_{part}"]
+        assert_array_equal(frame["label"].to_numpy(dtype=str), data[f"y_{part}"])
+
+
+def test_load_clinc150_textoir_protocol(clinc_raw):
+    data = load_clinc150(known_ratio=0.5, random_state=0)
+    known = data.known_classes
+    assert len(known) == 75
+    assert_array_equal(known, global_recipe(clinc_raw.y_train, 0.5, 0))
+    # train and dev: known intents only
+    assert set(data.y_train) == set(known)
+    assert len(data.text_train) == len(data.y_train) == 7500
+    assert set(data.y_dev) == set(known) and len(data.text_dev) == 1500
+    # test: every row, the oos ones and the unknown intents open
+    assert len(data.text_test) == len(data.y_test) == 5700
+    assert data.y_test.dtype == object
+    is_oos = clinc_raw.y_test == "oos"
+    assert np.all(data.y_test[is_oos] == -1)
+    is_known = np.isin(clinc_raw.y_test, known)
+    assert np.all(data.y_test[~is_known] == -1)
+    assert_array_equal(data.y_test[is_known], clinc_raw.y_test[is_known])
+    assert (data.y_test == -1).sum() == 5700 - 75 * 30
+
+
+@pytest.mark.parametrize("ratio, n_known", [(0.25, 38), (0.75, 112)])
+def test_load_clinc150_other_ratios(clinc_raw, ratio, n_known):
+    data = load_clinc150(known_ratio=ratio, random_state=1)
+    assert len(data.known_classes) == n_known
+    assert_array_equal(data.known_classes, global_recipe(clinc_raw.y_train, ratio, 1))
+
+
+def test_load_mnist(data_home):
+    mnist = load_mnist()
+    assert mnist.X_train.shape == (5000, 28, 28) and mnist.X_train.dtype == np.uint8
+    assert mnist.X_test.shape == (10000, 28, 28) and mnist.X_test.dtype == np.uint8
+    assert mnist.y_train.shape == (5000,) and mnist.y_test.shape == (10000,)
+    assert_array_equal(np.bincount(mnist.y_train), [500] * 10)
+    assert_array_equal(np.unique(mnist.y_test), np.arange(10))
+    y_open = relabel_open_set(mnist.y_test, CAC_MNIST_KNOWN_CLASSES[0])
+    assert set(np.unique(y_open)) == {-1, 0, 1, 2, 4, 5, 9}
+
+
+# --------------------------------------------------------------------------
+# load_digits_open_set
+
+
+def test_load_digits_open_set_default_and_cac_trials():
+    X_train, X_test, y_train, y_test = load_digits_open_set(random_state=0)
+    assert X_train.shape[1] == 64 and X_test.shape == (540, 64)
+    assert len(np.unique(y_train)) == 6
+    assert_array_equal(np.unique(y_train), global_recipe(range(10), 0.6, 0))
+    assert 0.0 <= X_train.min() and X_train.max() <= 1.0 and X_test.max() == 1.0
+    assert set(np.unique(y_test)) == set(np.unique(y_train)) | {-1}
+
+    X_raw, *_ = load_digits_open_set(random_state=0, scale=False)
+    assert X_raw.max() == 16.0
+    assert_array_equal(X_raw / 16.0, X_train)
+
+    for known in CAC_MNIST_KNOWN_CLASSES:
+        _, _, y_tr, y_te = load_digits_open_set(known_classes=known, random_state=0)
+        assert_array_equal(np.unique(y_tr), known)
+        assert set(np.unique(y_te)) == set(known) | {-1}
