@@ -1,0 +1,26 @@
+"""Torch modules and losses used by the deep open-set estimators.
+
+Backbones (:class:`MLP` for vectors, :class:`Classifier32` for small images)
+map inputs to logits and expose their penultimate features through
+``forward_features``; the CAC parts turn logits into distances to fixed class
+anchors and train them with the Class Anchor Clustering loss.
+"""
+
+from ._backbones import MLP, Classifier32
+from ._cac import (
+    AnchorDistance,
+    CACLoss,
+    CACNet,
+    cac_rejection_score,
+    class_anchors,
+)
+
+__all__ = [
+    "MLP",
+    "AnchorDistance",
+    "CACLoss",
+    "CACNet",
+    "Classifier32",
+    "cac_rejection_score",
+    "class_anchors",
+]

@@ -1,0 +1,333 @@
+"""Backbone networks: a multi-layer perceptron for vectors and the 32x32 CNN.
+
+Both modules map an input batch to logits and expose the penultimate features
+through ``forward_features`` (OpenMax, CROSR and ANS work on those), with
+``forward(x) == head(forward_features(x))``.
+"""
+
+from numbers import Integral
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["MLP", "Classifier32"]
+
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+def _check_positive_int(value, name):
+    # Integral admits numpy integers (sizes often come from array shapes);
+    # bool is excluded: True as a layer size is a bug, not a size.
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _check_dropout(dropout):
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+
+
+class MLP(nn.Module):
+    """Fully connected network from feature vectors to logits.
+
+    Each hidden layer is ``Linear -> activation -> Dropout``; the output layer
+    (:attr:`head`) is a plain ``Linear`` giving one logit per output.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features.
+    n_outputs : int
+        Number of logits (the number of known classes for a classifier).
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Width of each hidden layer. An empty tuple gives a linear model whose
+        "features" are the inputs themselves.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation (train mode only).
+    activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", \
+"identity"}, default="relu"
+        Hidden-layer non-linearity (scikit-learn's names where they exist;
+        ``"leaky_relu"`` uses slope 0.01).
+
+    Attributes
+    ----------
+    hidden : torch.nn.Sequential
+        The hidden layers (empty when ``hidden_layer_sizes == ()``).
+    head : torch.nn.Linear
+        The output layer, ``feature_dim -> n_outputs``.
+    feature_dim : int
+        Size of the vectors returned by :meth:`forward_features`: the last
+        hidden width, or ``n_features`` without hidden layers.
+
+    See Also
+    --------
+    Classifier32 : The backbone for small images.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_openset.nn import MLP
+    >>> net = MLP(n_features=20, n_outputs=5, hidden_layer_sizes=(64, 32))
+    >>> x = torch.randn(8, 20)
+    >>> net(x).shape
+    torch.Size([8, 5])
+    >>> net.forward_features(x).shape
+    torch.Size([8, 32])
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_outputs,
+        hidden_layer_sizes=(256, 128),
+        dropout=0.0,
+        activation="relu",
+    ):
+        super().__init__()
+        n_features = _check_positive_int(n_features, "n_features")
+        n_outputs = _check_positive_int(n_outputs, "n_outputs")
+        hidden_layer_sizes = tuple(
+            _check_positive_int(size, "each hidden layer size")
+            for size in hidden_layer_sizes
+        )
+        _check_dropout(dropout)
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
+            )
+        self.n_features = n_features
+        self.n_outputs = n_outputs
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = float(dropout)
+        self.activation = activation
+
+        layers = []
+        width = n_features
+        for size in hidden_layer_sizes:
+            layers += [nn.Linear(width, size), _ACTIVATIONS[activation]()]
+            if self.dropout > 0:
+                layers.append(nn.Dropout(self.dropout))
+            width = size
+        self.hidden = nn.Sequential(*layers)
+        self.head = nn.Linear(width, n_outputs)
+        self.feature_dim = width
+
+    def forward_features(self, x):
+        """Penultimate features: the output of the last hidden layer.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Input batch.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (n_samples, feature_dim)
+            Output of the last hidden layer (after its activation and dropout).
+        """
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(
+                f"MLP expects input of shape (n_samples, {self.n_features}), "
+                f"got {tuple(x.shape)}."
+            )
+        return self.hidden(x)
+
+    def forward(self, x):
+        """Logits, ``head(forward_features(x))``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Input batch.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_samples, n_outputs)
+            One unnormalised score per output.
+        """
+        return self.head(self.forward_features(x))
+
+
+def _conv_bn(in_channels, out_channels, stride):
+    # No conv bias: the BatchNorm that follows has its own shift.
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.LeakyReLU(0.2),
+    ]
+
+
+class Classifier32(nn.Module):
+    """The 9-layer "classifier32" CNN of the open-set recognition benchmarks.
+
+    Three groups of three 3x3 convolutions (64-64-128, 128-128-128,
+    128-128-128 channels), the last convolution of each group with stride 2,
+    each convolution followed by BatchNorm and LeakyReLU(0.2); a Dropout2d
+    before each group; global average pooling to a 128-d feature vector and a
+    linear layer to the logits.
+
+    Parameters
+    ----------
+    n_outputs : int
+        Number of logits (the number of known classes for a classifier).
+    in_channels : int, default=3
+        Number of image channels (1 for MNIST and scikit-learn's digits).
+    dropout : float, default=0.2
+        Probability of each ``Dropout2d`` (whole channels are dropped, in train
+        mode only).
+
+    Attributes
+    ----------
+    group1, group2, group3 : torch.nn.Sequential
+        The three convolution groups, each starting with its ``Dropout2d``.
+    head : torch.nn.Linear
+        The output layer, ``128 -> n_outputs``.
+    feature_dim : int
+        Size of the vectors returned by :meth:`forward_features` (128).
+
+    See Also
+    --------
+    MLP : The backbone for feature vectors.
+
+    Notes
+    -----
+    **Input size.** The network is built for 32x32 images: after the three
+    stride-2 convolutions the maps are 4x4. Any other size is resized to 32x32
+    inside the module with ``torch.nn.functional.interpolate(mode="bilinear",
+    align_corners=False)``, so MNIST (28x28) and scikit-learn's digits (8x8) go
+    in as they are. Larger images are shrunk without an anti-aliasing filter;
+    resize them beforehand if that matters. The input must be a float tensor of
+    shape ``(n_samples, in_channels, height, width)``.
+
+    **Parameter count.** ``997376 + 576 * in_channels + 129 * n_outputs``
+    trainable parameters: the convolutions hold
+    ``9 * (64 * in_channels + 64 * 64 + 64 * 128 + 6 * 128 * 128)``, the nine
+    BatchNorm layers ``2 * (64 + 64 + 7 * 128) = 2048``, the head
+    ``128 * n_outputs + n_outputs``. For example 1,000,394 for RGB input and 10
+    classes, 998,726 for grey-scale input and 6 classes.
+
+    **Sources.** The layout is the classifier32 of Neal et al. [1]_ as it is
+    used by the open-set baselines (dropout before each group, global average
+    pooling). The CAC reference code [2]_ uses the same nine convolutions but
+    places the dropout *after* each group and flattens the 4x4x128 map into a
+    2048-d vector instead of pooling it. With a single input channel the first
+    ``Dropout2d`` blanks a whole training image with probability ``dropout``.
+
+    Weights are initialised as in the CAC reference code: Kaiming-normal
+    convolutions (``mode="fan_out"``), BatchNorm scale 1 and shift 0, linear
+    weights drawn from N(0, 0.01^2) and zero bias.
+
+    References
+    ----------
+    .. [1] L. Neal, M. Olson, X. Fern, W.-K. Wong and F. Li, "Open Set Learning
+       with Counterfactual Images", ECCV 2018.
+    .. [2] D. Miller, N. Sünderhauf, M. Milford and F. Dayoub, "Class Anchor
+       Clustering: a Loss for Distance-based Open Set Recognition", WACV 2021.
+       https://github.com/dimitymiller/cac-openset
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_openset.nn import Classifier32
+    >>> net = Classifier32(n_outputs=6, in_channels=1).eval()
+    >>> x = torch.randn(4, 1, 28, 28)  # resized to 32x32 inside
+    >>> net(x).shape
+    torch.Size([4, 6])
+    >>> net.forward_features(x).shape
+    torch.Size([4, 128])
+    >>> sum(p.numel() for p in net.parameters())
+    998726
+    """
+
+    image_size = 32
+
+    def __init__(self, n_outputs, in_channels=3, dropout=0.2):
+        super().__init__()
+        n_outputs = _check_positive_int(n_outputs, "n_outputs")
+        in_channels = _check_positive_int(in_channels, "in_channels")
+        _check_dropout(dropout)
+        self.n_outputs = n_outputs
+        self.in_channels = in_channels
+        self.dropout = float(dropout)
+
+        self.group1 = nn.Sequential(
+            nn.Dropout2d(self.dropout),
+            *_conv_bn(in_channels, 64, 1),
+            *_conv_bn(64, 64, 1),
+            *_conv_bn(64, 128, 2),
+        )
+        self.group2 = nn.Sequential(
+            nn.Dropout2d(self.dropout),
+            *_conv_bn(128, 128, 1),
+            *_conv_bn(128, 128, 1),
+            *_conv_bn(128, 128, 2),
+        )
+        self.group3 = nn.Sequential(
+            nn.Dropout2d(self.dropout),
+            *_conv_bn(128, 128, 1),
+            *_conv_bn(128, 128, 1),
+            *_conv_bn(128, 128, 2),
+        )
+        self.head = nn.Linear(128, n_outputs)
+        self.feature_dim = 128
+        self._init_weights()
+
+    def _init_weights(self):
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x):
+        """Globally average-pooled output of the last convolution group.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, in_channels, height, width)
+            Images of any size; those that are not 32x32 are resized to 32x32
+            (bilinear, ``align_corners=False``).
+
+        Returns
+        -------
+        features : torch.Tensor of shape (n_samples, 128)
+            Channel means of the last 4x4 feature map.
+        """
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                "Classifier32 expects images of shape (n_samples, "
+                f"{self.in_channels}, height, width), got {tuple(x.shape)}."
+            )
+        size = (self.image_size, self.image_size)
+        if tuple(x.shape[-2:]) != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        x = self.group3(self.group2(self.group1(x)))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+    def forward(self, x):
+        """Logits, ``head(forward_features(x))``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, in_channels, height, width)
+            Images of any size (resized to 32x32 when needed).
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_samples, n_outputs)
+            One unnormalised score per output.
+        """
+        return self.head(self.forward_features(x))
