@@ -5,10 +5,12 @@ default ``-1``) for inputs of classes it never saw.
 """
 
 from ._msp import MSPClassifier
+from ._openmax import OpenMaxClassifier
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "MSPClassifier",
+    "OpenMaxClassifier",
     "__version__",
 ]

@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
+from skorch.dataset import unpack_data
 
 from .utils._validation import (
     encode_known_labels,
@@ -160,8 +161,8 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseEstimator):
     ``__init__`` with the shared parameters below plus their own, and call
     :meth:`_validate_fit_data`, :meth:`_fit_net` and :meth:`_forward`.
 
-    Shared parameters
-    -----------------
+    Parameters
+    ----------
     module : torch.nn.Module, callable or None
         The network. ``None`` builds the method's default. An ``nn.Module``
         instance is deep-copied in ``fit`` (never trained in place, so refits
@@ -337,6 +338,32 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseEstimator):
         return self.net_
 
     def _forward(self, X):
-        """Module outputs on ``X`` in evaluation mode, as CPU tensors."""
+        """Module outputs on ``X`` in evaluation mode, as CPU tensors.
+
+        On CPU the outputs are computed by a float64 copy of the module: in
+        float32 the rounding of a matrix product depends on how many rows it
+        has, so a sample's scores would change (by ~1e-6) with the batch it
+        arrives in. In float64 that noise is below 1e-12. On GPU the float32
+        module runs as trained (and the estimator is tagged non-deterministic).
+        A module with several outputs gives a tuple of tensors.
+        """
+        net = self.net_
+        on_cpu = str(net.device) == "cpu"
+        module = copy.deepcopy(net.module_).double() if on_cpu else net.module_
+        module.eval()
+        iterator = net.get_iterator(net.get_dataset(X), training=False)
+        outputs = []
         with torch.no_grad():
-            return self.net_.forward(X, training=False, device="cpu")
+            for batch in iterator:
+                inputs = torch.as_tensor(unpack_data(batch)[0], device=net.device)
+                if on_cpu:
+                    inputs = inputs.double()
+                output = module(inputs)
+                outputs.append(
+                    tuple(o.cpu() for o in output)
+                    if isinstance(output, tuple)
+                    else output.cpu()
+                )
+        if isinstance(outputs[0], tuple):
+            return tuple(torch.cat(parts) for parts in zip(*outputs))
+        return torch.cat(outputs)

@@ -1,0 +1,240 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.naive_bayes import GaussianNB
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import sklearn_openset._openmax as openmax_module
+from sklearn_openset import OpenMaxClassifier
+from sklearn_openset.datasets import make_open_set_blobs
+from sklearn_openset.metrics import unknown_roc_auc_score
+from sklearn_openset.nn import MLP, Classifier32
+from torch import nn
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+needs_reference = pytest.mark.skipif(
+    not (REFERENCE / "openmax_eucos.npz").exists(),
+    reason="shared/reference is not beside the checkout",
+)
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return dict(np.load(REFERENCE / "openmax_eucos.npz"))
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_open_set_blobs(n_samples=900, n_features=5, random_state=0)
+
+
+# The end-to-end fixture was made with libMR and the original OpenMax
+# algorithm (shared/reference/README.md); a faithful port reaches ~1e-14.
+@needs_reference
+@pytest.mark.parametrize(
+    "distance, suffix", [("eucos", ""), ("euclidean", "_euclidean"), ("cosine", "_cosine")]
+)
+def test_matches_the_original_openmax(golden, distance, suffix):
+    clf = OpenMaxClassifier("precomputed", distance=distance)
+    clf.fit(golden["train_av"], golden["train_y"])
+    np.testing.assert_array_equal(
+        clf.n_correct_per_class_, golden["n_correct_per_class"]
+    )
+    np.testing.assert_allclose(clf.mean_activation_vectors_, golden["mavs"], rtol=1e-13)
+    name = "eucos" if distance == "eucos" else distance
+    np.testing.assert_allclose(
+        clf.weibull_.libmr_params(), golden[f"weibull_params_{name}"], rtol=1e-10
+    )
+    test_av = golden["test_av"]
+    np.testing.assert_allclose(
+        clf.decision_function(test_av), golden[f"openmax_av_hat{suffix}"], atol=1e-12
+    )
+    proba = clf.predict_open_proba(test_av)
+    np.testing.assert_allclose(proba, golden[f"openmax_proba{suffix}"], atol=1e-12)
+    np.testing.assert_allclose(clf.score_samples(test_av), 1 - proba[:, -1])
+
+
+@needs_reference
+def test_matches_the_original_openmax_alpha3(golden):
+    clf = OpenMaxClassifier("precomputed", alpha_rank=3)
+    clf.fit(golden["train_av"], golden["train_y"])
+    np.testing.assert_allclose(
+        clf.predict_open_proba(golden["test_av"]),
+        golden["openmax_proba_eucos_alpha3"],
+        atol=1e-12,
+    )
+
+
+@needs_reference
+def test_predict_rule(golden):
+    clf = OpenMaxClassifier("precomputed").fit(golden["train_av"], golden["train_y"])
+    proba = golden["openmax_proba"]
+    unknown_wins = proba.argmax(axis=1) == 6
+    y_pred = clf.predict(golden["test_av"])
+    np.testing.assert_array_equal(y_pred == -1, unknown_wins)
+    np.testing.assert_array_equal(
+        y_pred[~unknown_wins], proba[~unknown_wins, :6].argmax(axis=1)
+    )
+    # The README's sanity numbers: 38% of unknowns rejected, 8% of knowns.
+    known = golden["test_y"] < 6
+    assert np.mean(y_pred[~known] == -1) == pytest.approx(0.38)
+    assert np.mean(y_pred[known] == -1) == pytest.approx(0.08, abs=0.005)
+    strict = OpenMaxClassifier("precomputed", threshold=0.9)
+    y_strict = strict.fit(golden["train_av"], golden["train_y"]).predict(
+        golden["test_av"]
+    )
+    np.testing.assert_array_equal(
+        y_strict == -1, unknown_wins | (proba.max(axis=1) < 0.9)
+    )
+
+
+@needs_reference
+def test_scores_do_not_depend_on_the_batch(golden, monkeypatch):
+    clf = OpenMaxClassifier("precomputed").fit(golden["train_av"], golden["train_y"])
+    test_av = golden["test_av"]
+    together = clf.predict_open_proba(test_av)
+    one_by_one = np.vstack([clf.predict_open_proba(row[None]) for row in test_av])
+    np.testing.assert_array_equal(together, one_by_one)
+    reversed_order = clf.predict_open_proba(test_av[::-1])[::-1]
+    np.testing.assert_array_equal(together, reversed_order)
+    # Chunked processing gives the same numbers.
+    monkeypatch.setattr(openmax_module, "_CHUNK_ROWS", 7)
+    np.testing.assert_array_equal(clf.predict_open_proba(test_av), together)
+    np.testing.assert_array_equal(clf.predict(test_av), clf.predict(test_av[:7]).tolist()
+                                  + clf.predict(test_av[7:]).tolist())
+
+
+def test_predict_proba_is_renormalized_known_part(blobs):
+    X_train, X_test, y_train, _ = blobs
+    clf = OpenMaxClassifier(LogisticRegression(), tail_size=10).fit(X_train, y_train)
+    open_proba = clf.predict_open_proba(X_test)
+    proba = clf.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_allclose(open_proba.sum(axis=1), 1)
+    np.testing.assert_allclose(
+        proba, open_proba[:, :-1] / (1 - open_proba[:, -1:]), rtol=1e-12
+    )
+
+
+def test_unknown_probability_grows_far_from_the_classes(blobs):
+    X_train, X_test, y_train, y_test = blobs
+    clf = OpenMaxClassifier(LogisticRegression(), tail_size=10).fit(X_train, y_train)
+    assert unknown_roc_auc_score(y_test, clf.score_samples(X_test)) > 0.75
+    far = X_train.mean(axis=0) + 50 * X_train.std(axis=0)
+    assert clf.predict(far[None])[0] == -1
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LogisticRegression(),
+        GaussianNB(),
+        make_pipeline(StandardScaler(), LogisticRegression()),
+    ],
+)
+def test_any_sklearn_classifier(estimator):
+    # Overlapping classes, so that predict_proba does not saturate at 1.0
+    # (saturated probabilities give every sample the same activation vector).
+    X_train, X_test, y_train, _ = make_open_set_blobs(
+        n_samples=900, n_features=5, cluster_std=4.0, random_state=0
+    )
+    clf = OpenMaxClassifier(estimator, tail_size=10).fit(X_train, y_train)
+    assert clf.predict_open_proba(X_test).shape == (len(X_test), 4)
+    assert clf.estimator_ is not estimator
+
+
+def test_binary_decision_function(blobs):
+    X_train, X_test, y_train, _ = blobs
+    keep = y_train < 2
+    clf = OpenMaxClassifier(LogisticRegression(), tail_size=10)
+    clf.fit(X_train[keep], y_train[keep])
+    av = clf._activation_vectors(X_test)
+    np.testing.assert_allclose(av[:, 1] - av[:, 0], clf.estimator_.decision_function(X_test))
+    assert clf.predict_open_proba(X_test).shape == (len(X_test), 3)
+
+
+def test_default_network_is_reproducible(blobs):
+    X_train, X_test, y_train, _ = blobs
+    params = dict(max_epochs=5, tail_size=10, random_state=3)
+    first = OpenMaxClassifier(**params).fit(X_train, y_train)
+    second = OpenMaxClassifier(**params).fit(X_train, y_train)
+    np.testing.assert_array_equal(
+        first.predict_open_proba(X_test), second.predict_open_proba(X_test)
+    )
+    assert first.net_ is not None and first.estimator_ is None
+
+
+def test_network_on_images():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 30)
+    X = rng.normal(size=(90, 1, 8, 8)).astype(np.float32) * 0.1
+    X[np.arange(90), 0, y, y] += 3.0  # one bright pixel per class
+    tiny_cnn = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 3)
+    )
+    clf = OpenMaxClassifier(module=tiny_cnn, max_epochs=15, tail_size=5, lr=0.01)
+    clf.fit(X, y)
+    assert clf.predict(X).shape == (90,)
+    with pytest.raises(ValueError, match="shape"):
+        clf.predict(X[:, :, :4, :4])
+
+
+def test_default_networks():
+    clf = OpenMaxClassifier()
+    assert isinstance(clf._default_network((1, 28, 28), 6)(), Classifier32)
+    mlp = clf._default_network((20,), 6)()
+    assert isinstance(mlp, MLP) and mlp.n_features == 20 and mlp.n_outputs == 6
+    with pytest.raises(ValueError, match="default network"):
+        clf._default_network((3, 4), 6)
+
+
+def test_few_correct_samples_warn_and_none_is_an_error():
+    X = np.array([[5.0, 0.0], [4.0, 1.0], [4.5, 0.2], [0.0, 5.0], [1.0, 4.0], [0.3, 4.4]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    with pytest.warns(UserWarning, match=r"fewer correctly classified .*\[3, 3\]"):
+        OpenMaxClassifier("precomputed").fit(X, y)
+    y_bad = np.array([0, 0, 0, 1, 1, 7])  # class 7 gets one sample, misclassified
+    X_bad = np.vstack([X[:5], [[3.0, 0.0, ]]])
+    X_bad = np.column_stack([X_bad, np.zeros(6)])
+    with pytest.raises(ValueError, match=r"none of class\(es\) \[7\]"):
+        OpenMaxClassifier("precomputed").fit(X_bad, y_bad)
+    X_one = np.column_stack([X[:5], np.zeros(5)])
+    X_one = np.vstack([X_one, [[0.0, 0.0, 9.0]]])
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=r"Weibull fit failed .*\[7\]"):
+        OpenMaxClassifier("precomputed").fit(X_one, y_bad)
+
+
+def test_bad_input(blobs):
+    X_train, X_test, y_train, _ = blobs
+    with pytest.raises(ValueError, match="precomputed"):
+        OpenMaxClassifier("precomputed").fit(X_train, y_train)
+    with pytest.raises(ValueError, match="tail_size"):
+        OpenMaxClassifier(LogisticRegression(), tail_size=1).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="distance"):
+        OpenMaxClassifier(LogisticRegression(), distance="manhattan").fit(X_train, y_train)
+    with pytest.raises(ValueError, match="open_label"):
+        OpenMaxClassifier(LogisticRegression(), open_label=1).fit(X_train, y_train)
+    clf = OpenMaxClassifier(LogisticRegression(), tail_size=10).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X_test[:, :3])
+    X_nan = X_test.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(X_nan)
+    X_copy = X_train.copy()
+    clone(clf).fit(X_train, y_train)
+    np.testing.assert_array_equal(X_train, X_copy)
+
+
+def test_network_scores_do_not_depend_on_the_batch(blobs):
+    X_train, X_test, y_train, _ = blobs
+    clf = OpenMaxClassifier(max_epochs=3, tail_size=10, random_state=0)
+    clf.fit(X_train, y_train)
+    together = clf.predict_open_proba(X_test)
+    one_by_one = np.vstack([clf.predict_open_proba(row[None]) for row in X_test[:40]])
+    # float64 inference: the rounding of float32 products would differ by ~1e-6.
+    np.testing.assert_allclose(one_by_one, together[:40], rtol=0, atol=1e-12)
