@@ -3,9 +3,12 @@ import os
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
-# One thread keeps the suite fast and reproducible on 2-core CI machines.
+# One thread (torch and BLAS) keeps the suite fast and reproducible on 2-core
+# CI machines, where oversubscribed BLAS threads make tiny fits 100x slower.
 torch.set_num_threads(1)
+threadpool_limits(1)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
