@@ -1,7 +1,7 @@
 """
-=================================================
+====================================================
 OpenMax: the unknown probability grows with distance
-=================================================
+====================================================
 
 OpenMax (Bendale & Boult, CVPR 2016) fits, for every known class, a Weibull
 distribution to the largest distances between the activation vectors (AVs)
