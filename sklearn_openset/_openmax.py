@@ -38,6 +38,24 @@ def _av_distances(av, means, metric):
     return cdist(av, means, metric)
 
 
+def _paired_av_distances(av, means, metric):
+    """Distance of each activation vector to the mean on the same row.
+
+    The metric of :func:`_av_distances`, for one mean per sample (at fit time,
+    each sample's own class mean), without the all-pairs matrix. Written with
+    einsum rather than :func:`sklearn.metrics.pairwise.paired_distances`,
+    whose input validation costs more than the distances themselves here.
+    """
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", av, av) * np.einsum("ij,ij->i", means, means))
+        return 1.0 - np.einsum("ij,ij->i", av, means) / norms
+    difference = av - means
+    euclidean = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+    if metric == "euclidean":
+        return euclidean
+    return euclidean / 200.0 + _paired_av_distances(av, means, "cosine")
+
+
 class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     """Open-set classifier recalibrating class activations with extreme value theory.
 
@@ -335,7 +353,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         self._fit_activation_model(X, y, y_encoded, random_state)
         self.input_shape_ = tuple(X.shape[1:])
 
-        av = np.vstack([self._activation_vectors(X[rows]) for rows in self._chunks(X)])
+        av = self._activation_vectors_chunked(X)
         n_classes = len(self.classes_)
         correct = np.argmax(av, axis=1) == y_encoded
         self.n_correct_per_class_ = np.bincount(
@@ -349,9 +367,17 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
                 f"{self.classes_[empty].tolist()!r} is. Train the activation model "
                 "better (more epochs, another estimator) or give more samples."
             )
-        sums = np.zeros((n_classes, av.shape[1]))
-        np.add.at(sums, y_encoded[correct], av[correct])
-        self.mean_activation_vectors_ = sums / self.n_correct_per_class_[:, None]
+        # Samples grouped by class: the means and the Weibull tails are then
+        # segment reductions, with no Python loop over classes.
+        y_correct = y_encoded[correct]
+        by_class = np.flatnonzero(correct)[np.argsort(y_correct, kind="stable")]
+        av_by_class = av[by_class]
+        y_by_class = y_encoded[by_class]
+        starts = np.concatenate([[0], np.cumsum(self.n_correct_per_class_)[:-1]])
+        self.mean_activation_vectors_ = (
+            np.add.reduceat(av_by_class, starts, axis=0)
+            / self.n_correct_per_class_[:, None]
+        )
 
         few = np.flatnonzero(self.n_correct_per_class_ < self.tail_size)
         if few.size:
@@ -362,13 +388,10 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
                 "them.",
                 UserWarning,
             )
-        distances = _av_distances(
-            av[correct], self.mean_activation_vectors_, self.distance
-        )[np.arange(correct.sum()), y_encoded[correct]]
-        order = np.argsort(y_encoded[correct], kind="stable")
-        per_class = np.split(
-            distances[order], np.cumsum(self.n_correct_per_class_)[:-1]
+        distances = _paired_av_distances(
+            av_by_class, self.mean_activation_vectors_[y_by_class], self.distance
         )
+        per_class = np.split(distances, starts[1:])
         self.weibull_ = WeibullTailFitter(
             self.tail_size, translate_amount=self.translate_amount
         ).fit(per_class)
@@ -386,6 +409,11 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     # -- prediction ------------------------------------------------------------
     def _chunks(self, X):
         return gen_batches(X.shape[0], _CHUNK_ROWS)
+
+    def _activation_vectors_chunked(self, X):
+        if X.shape[0] <= _CHUNK_ROWS:
+            return self._activation_vectors(X)
+        return np.vstack([self._activation_vectors(X[rows]) for rows in self._chunks(X)])
 
     def _recalibrate(self, av):
         """Recalibrated AVs and unknown activation of a chunk of AVs."""
