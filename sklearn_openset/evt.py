@@ -33,10 +33,6 @@ _FZERO_TOL = 1e-6
 # finite positive start reaches realmin/realmax in about 1100 steps.
 _MAX_BRACKET_ITER = 2200
 _MAX_BRENT_ITER = 500
-# Ragged input is padded to a dense block when that costs at most this many
-# times the memory of the values themselves (else a flat sort is used).
-_DENSE_PAD_FACTOR = 4
-_DENSE_PAD_MIN = 2**16
 
 
 class WeibullTailFitter:
@@ -405,26 +401,16 @@ def _top_tails(data, tail_size):
     if not np.isfinite(flat).all():
         bad = np.unique(cls[~np.isfinite(flat)])
         raise ValueError(f"data contains NaN or infinity (classes {bad.tolist()}).")
-    n_max = max(int(lengths.max()), width)
-    if n_classes * n_max <= max(_DENSE_PAD_FACTOR * flat.shape[0], _DENSE_PAD_MIN):
-        # Pad the classes to a dense (n_classes, n_max) block with -inf (which
-        # sorts last), then select row-wise like a 2-D input.
-        dense = np.full((n_classes, n_max), -np.inf)
-        dense[np.arange(n_max) < lengths[:, None]] = flat
-        k = width
-        if k < n_max:
-            dense = np.partition(dense, n_max - k, axis=1)[:, n_max - k :]
-        dense.sort(axis=1)
-        tails = np.ascontiguousarray(dense[:, ::-1])
-    else:
-        # Very unbalanced classes: one sort of all values, by class then by
-        # decreasing value, without the dense padding.
-        order = np.lexsort((-flat, cls))
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        pos = np.arange(flat.shape[0]) - starts[cls]  # rank within the class
-        keep = pos < tail_size
-        tails = np.empty((n_classes, width))
-        tails[cls[keep], pos[keep]] = flat[order][keep]
+    # One partial sort per class: O(n_values) in all, where padding the
+    # classes to a dense block would cost O(n_classes * largest class).
+    tails = np.empty((n_classes, width))
+    for index, (row, k) in enumerate(zip(rows, n_tail.tolist())):
+        if k == 0:
+            continue
+        row = row.astype(np.float64)
+        top = np.partition(row, row.shape[0] - k)[row.shape[0] - k :]
+        top.sort()
+        tails[index, :k] = top[::-1]
     _pad_tails(tails, n_tail)
     return tails, n_tail
 

@@ -269,20 +269,21 @@ def test_ragged_input():
     assert_array_equal(fit_high(as_object, 20).libmr_params(), weibull.libmr_params())
 
 
-def test_ragged_selection_paths_agree(monkeypatch):
-    """Dense padding and the flat sort (for very unbalanced classes) agree."""
+def test_ragged_selection_equals_sorting_each_class():
+    """Ragged selection (one partial sort per class) against a full sort, and
+    against the 2-D path on classes of equal length."""
     data = _random_classes(seed=5, n_classes=25)
     data.append(np.random.default_rng(6).gamma(2.0, 1.0, size=5000))
-    tails_dense, n_dense = evt._top_tails(data, 20)
-    fit_dense = fit_high(data, 20)
-    monkeypatch.setattr(evt, "_DENSE_PAD_FACTOR", 0)
-    monkeypatch.setattr(evt, "_DENSE_PAD_MIN", 0)
-    tails_flat, n_flat = evt._top_tails(data, 20)
-    fit_flat = fit_high(data, 20)
-    assert_array_equal(n_dense, n_flat)
-    assert_array_equal(tails_dense, tails_flat)
-    assert_array_equal(fit_dense.libmr_params(), fit_flat.libmr_params())
-    assert_array_equal(fit_dense.valid_, fit_flat.valid_)
+    tails, n_tail = evt._top_tails(data, 20)
+    for row, values, k in zip(tails, data, n_tail):
+        assert_array_equal(row[:k], np.sort(values)[::-1][:k])
+    equal = np.random.default_rng(7).gamma(2.0, 1.0, size=(6, 50))
+    tails_list, _ = evt._top_tails(list(equal), 20)
+    tails_2d, _ = evt._top_tails(equal, 20)
+    assert_array_equal(tails_list, tails_2d)
+    assert_array_equal(
+        fit_high(list(equal), 20).libmr_params(), fit_high(equal, 20).libmr_params()
+    )
 
 
 def test_zero_width_2d_array_gives_invalid_classes():
