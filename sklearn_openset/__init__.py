@@ -4,12 +4,16 @@ A classifier trained on known classes that says "unknown" (``open_label``,
 default ``-1``) for inputs of classes it never saw.
 """
 
+from ._ans import ANSOneVsRestClassifier
+from ._cac import CACClassifier
 from ._msp import MSPClassifier
 from ._openmax import OpenMaxClassifier
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ANSOneVsRestClassifier",
+    "CACClassifier",
     "MSPClassifier",
     "OpenMaxClassifier",
     "__version__",

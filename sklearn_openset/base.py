@@ -337,7 +337,7 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseEstimator):
         self.input_shape_ = tuple(X.shape[1:])
         return self.net_
 
-    def _forward(self, X):
+    def _forward(self, X, *, method=None):
         """Module outputs on ``X`` in evaluation mode, as CPU tensors.
 
         On CPU the outputs are computed by a float64 copy of the module: in
@@ -346,11 +346,16 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseEstimator):
         arrives in. In float64 that noise is below 1e-12. On GPU the float32
         module runs as trained (and the estimator is tagged non-deterministic).
         A module with several outputs gives a tuple of tensors.
+
+        ``method``, the name of a method of the module, is called instead of
+        ``forward`` (e.g. to compute one of several outputs without the
+        costlier others).
         """
         net = self.net_
         on_cpu = str(net.device) == "cpu"
         module = copy.deepcopy(net.module_).double() if on_cpu else net.module_
         module.eval()
+        call = module if method is None else getattr(module, method)
         iterator = net.get_iterator(net.get_dataset(X), training=False)
         outputs = []
         with torch.no_grad():
@@ -358,7 +363,7 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseEstimator):
                 inputs = torch.as_tensor(unpack_data(batch)[0], device=net.device)
                 if on_cpu:
                     inputs = inputs.double()
-                output = module(inputs)
+                output = call(inputs)
                 outputs.append(
                     tuple(o.cpu() for o in output)
                     if isinstance(output, tuple)

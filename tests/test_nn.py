@@ -244,12 +244,59 @@ def test_classifier32_architecture():
     assert sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == 9
     relus = [m for m in net.modules() if isinstance(m, nn.LeakyReLU)]
     assert len(relus) == 9 and all(r.negative_slope == 0.2 for r in relus)
-    # One Dropout2d at the start of each group, before its first convolution.
+    # One Dropout2d at the end of each group, after its last activation (the
+    # CAC reference code's placement).
     for group in (net.group1, net.group2, net.group3):
-        assert isinstance(group[0], nn.Dropout2d) and group[0].p == 0.3
-        assert isinstance(group[1], nn.Conv2d)
+        assert isinstance(group[0], nn.Conv2d)
+        assert isinstance(group[-2], nn.LeakyReLU)
+        assert isinstance(group[-1], nn.Dropout2d) and group[-1].p == 0.3
     assert sum(isinstance(m, nn.Dropout2d) for m in net.modules()) == 3
     assert net.head.in_features == 128 and net.head.out_features == 5
+
+
+@pytest.mark.parametrize("n_outputs", [2, 6])
+def test_classifier32_flatten_pooling(n_outputs):
+    torch.manual_seed(0)
+    net = Classifier32(n_outputs, in_channels=1, pooling="flatten").eval()
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        features = net.forward_features(x)
+        maps = net.group3(net.group2(net.group1(
+            F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+        )))
+    assert features.shape == (3, 2048) == (3, net.feature_dim)
+    torch.testing.assert_close(features, maps.reshape(3, -1))
+    assert net.head.in_features == 2048
+    n_params = sum(p.numel() for p in net.parameters())
+    assert n_params == 997_376 + 576 + 129 * n_outputs + 1920 * n_outputs
+    with pytest.raises(ValueError, match="pooling"):
+        Classifier32(3, pooling="max")
+
+
+def test_classifier32_flatten_head_reaches_cac_anchors_faster():
+    # From the small initial head weights, the logits of a head over 2048
+    # features grow to the anchors' magnitude in fewer steps than those of a
+    # head over 128 channel means: the reason CACClassifier uses "flatten".
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 1, 8, 8, generator=gen)
+    y = torch.arange(8) % 2
+    x[y == 0, :, :4] += 1.0
+    x[y == 1, :, 4:] += 1.0
+    anchor_loss = {}
+    for pooling in ("avg", "flatten"):
+        torch.manual_seed(0)
+        net = CACNet(
+            Classifier32(2, in_channels=1, dropout=0.0, pooling=pooling), n_classes=2
+        )
+        criterion = CACLoss()
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        for _ in range(5):
+            optimizer.zero_grad()
+            loss, anchor, _ = criterion(net(x)[1], y, return_terms=True)
+            loss.backward()
+            optimizer.step()
+        anchor_loss[pooling] = anchor.item()
+    assert anchor_loss["flatten"] < anchor_loss["avg"] - 0.5
 
 
 def test_classifier32_train_vs_eval():
@@ -262,16 +309,37 @@ def test_classifier32_train_vs_eval():
         assert torch.equal(out, net(x))
         # BatchNorm uses running statistics: no dependence on the batch.
         torch.testing.assert_close(net(x[:2]), out[:2], rtol=1e-5, atol=1e-6)
-    running_mean = net.group1[2].running_mean.clone()
+    running_mean = net.group1[1].running_mean.clone()
     with torch.no_grad():
         net(x)
-    assert torch.equal(net.group1[2].running_mean, running_mean)
+    assert torch.equal(net.group1[1].running_mean, running_mean)
 
     net.train()
     with torch.no_grad():
         first, second = net(x), net(x)
     assert not torch.equal(first, second)  # dropout
-    assert not torch.equal(net.group1[2].running_mean, running_mean)
+    assert not torch.equal(net.group1[1].running_mean, running_mean)
+
+
+def test_classifier32_dropout_never_touches_the_input():
+    # A Dropout2d on a 1-channel input would zero whole images with
+    # probability p; the first convolution must see every image intact, while
+    # the groups' outputs do lose whole feature maps in train mode.
+    torch.manual_seed(0)
+    net = Classifier32(3, in_channels=1, dropout=0.5).train()
+    x = torch.rand(64, 1, 32, 32) + 0.1
+    seen = {}
+    net.group1[0].register_forward_pre_hook(
+        lambda module, args: seen.__setitem__("conv_input", args[0])
+    )
+    net.group1.register_forward_hook(
+        lambda module, args, out: seen.__setitem__("group_output", out)
+    )
+    with torch.no_grad():
+        net(x)
+    torch.testing.assert_close(seen["conv_input"], x, rtol=0, atol=0)
+    dropped_maps = seen["group_output"].abs().sum(dim=(2, 3)) == 0
+    assert 0.3 < dropped_maps.float().mean() < 0.7
 
 
 def test_classifier32_wrong_channels():

@@ -131,6 +131,33 @@ register_dataset(
 )
 
 
+def _load_clinc150(seed, *, known_ratio=None, data_home=None):
+    # Sentence embeddings of CLINC150 (TEXTOIR protocol), embedded once by the
+    # default TextEmbedder and cached on disk (see embed_texts_cached).
+    from ..datasets import load_clinc150
+    from ..feature_extraction import TextEmbedder, embed_texts_cached
+
+    split = load_clinc150(
+        data_home, known_ratio=known_ratio or 0.5, random_state=seed
+    )
+    raw = load_clinc150(data_home)
+    embedder = TextEmbedder().fit(raw.text_train[:1])
+    X_train = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")
+    X_test = embed_texts_cached(embedder, raw.text_test, name="clinc150-test")
+    known = np.isin(raw.y_train, split.known_classes)
+    return X_train[known], X_test, raw.y_train[known], split.y_test
+
+
+register_dataset(
+    "clinc150",
+    _load_clinc150,
+    description=(
+        "CLINC150 (TEXTOIR protocol, 50% known by default) as all-MiniLM-L6-v2 "
+        "embeddings, cached in $SKLEARN_OPENSET_CACHE"
+    ),
+)
+
+
 def evaluate_estimator(estimator, X_train, y_train, X_test, y_test, *, open_label=-1):
     """Fit ``estimator`` on known classes and score it on the open test set.
 

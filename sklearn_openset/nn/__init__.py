@@ -3,7 +3,9 @@
 Backbones (:class:`MLP` for vectors, :class:`Classifier32` for small images)
 map inputs to logits and expose their penultimate features through
 ``forward_features``; the CAC parts turn logits into distances to fixed class
-anchors and train them with the Class Anchor Clustering loss.
+anchors and train them with the Class Anchor Clustering loss; the ANS parts
+are one-vs-rest binary heads with stacked weights and the synthesis of adaptive
+negative samples in feature space.
 """
 
 from ._backbones import MLP, Classifier32
@@ -14,6 +16,12 @@ from ._cac import (
     cac_rejection_score,
     class_anchors,
 )
+from ._ovr import (
+    OneVsRestHeads,
+    OneVsRestNet,
+    project_to_shell,
+    synthesize_negatives,
+)
 
 __all__ = [
     "MLP",
@@ -21,6 +29,10 @@ __all__ = [
     "CACLoss",
     "CACNet",
     "Classifier32",
+    "OneVsRestHeads",
+    "OneVsRestNet",
     "cac_rejection_score",
     "class_anchors",
+    "project_to_shell",
+    "synthesize_negatives",
 ]

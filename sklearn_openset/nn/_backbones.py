@@ -172,8 +172,9 @@ class Classifier32(nn.Module):
     Three groups of three 3x3 convolutions (64-64-128, 128-128-128,
     128-128-128 channels), the last convolution of each group with stride 2,
     each convolution followed by BatchNorm and LeakyReLU(0.2); a Dropout2d
-    before each group; global average pooling to a 128-d feature vector and a
-    linear layer to the logits.
+    after each group, as in the CAC reference code; the final 4x4x128 map
+    globally average-pooled to a 128-d feature vector (or flattened to 2048,
+    as in the CAC reference code) and a linear layer to the logits.
 
     Parameters
     ----------
@@ -182,17 +183,23 @@ class Classifier32(nn.Module):
     in_channels : int, default=3
         Number of image channels (1 for MNIST and scikit-learn's digits).
     dropout : float, default=0.2
-        Probability of each ``Dropout2d`` (whole channels are dropped, in train
-        mode only).
+        Probability of each ``Dropout2d`` (whole feature maps of a group's
+        output are dropped, in train mode only; 0.2 is the reference code's
+        value for MNIST, SVHN and CIFAR).
+    pooling : {"avg", "flatten"}, default="avg"
+        How the final 4x4x128 map becomes the feature vector: ``"avg"``, the
+        128 channel means (the open-set baselines' classifier32); ``"flatten"``,
+        all 2048 values (the CAC reference code).
 
     Attributes
     ----------
     group1, group2, group3 : torch.nn.Sequential
-        The three convolution groups, each starting with its ``Dropout2d``.
+        The three convolution groups, each ending with its ``Dropout2d``.
     head : torch.nn.Linear
-        The output layer, ``128 -> n_outputs``.
+        The output layer, ``feature_dim -> n_outputs``.
     feature_dim : int
-        Size of the vectors returned by :meth:`forward_features` (128).
+        Size of the vectors returned by :meth:`forward_features`: 128 with
+        ``pooling="avg"``, 2048 with ``pooling="flatten"``.
 
     See Also
     --------
@@ -213,14 +220,20 @@ class Classifier32(nn.Module):
     ``9 * (64 * in_channels + 64 * 64 + 64 * 128 + 6 * 128 * 128)``, the nine
     BatchNorm layers ``2 * (64 + 64 + 7 * 128) = 2048``, the head
     ``128 * n_outputs + n_outputs``. For example 1,000,394 for RGB input and 10
-    classes, 998,726 for grey-scale input and 6 classes.
+    classes, 998,726 for grey-scale input and 6 classes. ``pooling="flatten"``
+    adds ``1920 * n_outputs`` to the head.
 
-    **Sources.** The layout is the classifier32 of Neal et al. [1]_ as it is
-    used by the open-set baselines (dropout before each group, global average
-    pooling). The CAC reference code [2]_ uses the same nine convolutions but
-    places the dropout *after* each group and flattens the 4x4x128 map into a
-    2048-d vector instead of pooling it. With a single input channel the first
-    ``Dropout2d`` blanks a whole training image with probability ``dropout``.
+    **Sources.** The nine convolutions are the classifier32 of Neal et al.
+    [1]_. The dropout follows the CAC reference code [2]_: one ``Dropout2d``
+    after the last activation of each group, so that it drops feature maps of
+    the group's output and never the input image (a ``Dropout2d`` on the input
+    would blank a whole grey-scale image with probability ``dropout``). By
+    default the 4x4x128 output is globally average-pooled to 128 features, as
+    in the open-set baselines that use classifier32; the CAC reference code
+    flattens it into a 2048-d vector (``pooling="flatten"``). The choice
+    matters for CAC: its logits must grow to the anchors' magnitude (10), and
+    from the small initial head weights (N(0, 0.01^2)) a head over 2048
+    features gets there in far fewer steps than one over 128 channel means.
 
     Weights are initialised as in the CAC reference code: Kaiming-normal
     convolutions (``mode="fan_out"``), BatchNorm scale 1 and shift 0, linear
@@ -250,35 +263,38 @@ class Classifier32(nn.Module):
 
     image_size = 32
 
-    def __init__(self, n_outputs, in_channels=3, dropout=0.2):
+    def __init__(self, n_outputs, in_channels=3, dropout=0.2, pooling="avg"):
         super().__init__()
         n_outputs = _check_positive_int(n_outputs, "n_outputs")
         in_channels = _check_positive_int(in_channels, "in_channels")
         _check_dropout(dropout)
+        if pooling not in ("avg", "flatten"):
+            raise ValueError(f"pooling must be 'avg' or 'flatten', got {pooling!r}.")
+        self.pooling = pooling
         self.n_outputs = n_outputs
         self.in_channels = in_channels
         self.dropout = float(dropout)
 
         self.group1 = nn.Sequential(
-            nn.Dropout2d(self.dropout),
             *_conv_bn(in_channels, 64, 1),
             *_conv_bn(64, 64, 1),
             *_conv_bn(64, 128, 2),
+            nn.Dropout2d(self.dropout),
         )
         self.group2 = nn.Sequential(
-            nn.Dropout2d(self.dropout),
             *_conv_bn(128, 128, 1),
             *_conv_bn(128, 128, 1),
             *_conv_bn(128, 128, 2),
+            nn.Dropout2d(self.dropout),
         )
         self.group3 = nn.Sequential(
-            nn.Dropout2d(self.dropout),
             *_conv_bn(128, 128, 1),
             *_conv_bn(128, 128, 1),
             *_conv_bn(128, 128, 2),
+            nn.Dropout2d(self.dropout),
         )
-        self.head = nn.Linear(128, n_outputs)
-        self.feature_dim = 128
+        self.feature_dim = 128 if pooling == "avg" else 128 * 4 * 4
+        self.head = nn.Linear(self.feature_dim, n_outputs)
         self._init_weights()
 
     def _init_weights(self):
@@ -293,7 +309,7 @@ class Classifier32(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x):
-        """Globally average-pooled output of the last convolution group.
+        """Output of the last convolution group, pooled or flattened.
 
         Parameters
         ----------
@@ -303,8 +319,9 @@ class Classifier32(nn.Module):
 
         Returns
         -------
-        features : torch.Tensor of shape (n_samples, 128)
-            Channel means of the last 4x4 feature map.
+        features : torch.Tensor of shape (n_samples, feature_dim)
+            Channel means of the last 4x4 feature map (``pooling="avg"``), or
+            the whole map flattened channel by channel (``"flatten"``).
         """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
@@ -315,7 +332,9 @@ class Classifier32(nn.Module):
         if tuple(x.shape[-2:]) != size:
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         x = self.group3(self.group2(self.group1(x)))
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        if self.pooling == "avg":
+            x = F.adaptive_avg_pool2d(x, 1)
+        return torch.flatten(x, 1)
 
     def forward(self, x):
         """Logits, ``head(forward_features(x))``.

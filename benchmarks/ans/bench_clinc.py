@@ -1,0 +1,262 @@
+"""CLINC150 open intent classification: ANS against MSP and OpenMax.
+
+The protocol of the ANS paper (TEXTOIR / ADB splits, see
+``../shared/BENCHMARKS.md``): for each known ratio and seed,
+``load_clinc150(known_ratio=ratio, random_state=seed)``; train on the known
+intents' training rows, test on the whole test set (unknown intents and
+``oos`` are the open class). Metrics: accuracy and macro-F1 over the C + 1
+classes, F1-known, F1-open, AUROC of the unknown score.
+
+Features: all-MiniLM-L6-v2 sentence embeddings (the ``text`` extra),
+``frozen`` (the encoder as shipped, embedded once and cached) or
+``finetuned`` (``TextEmbedder(fine_tune_epochs=...)`` on the known intents'
+training rows of each split: the paper's stage 1, then the classifiers on the
+fine-tuned features). Every method of a split sees the same features.
+
+Run from the repository root::
+
+    python benchmarks/ans/bench_clinc.py --features frozen finetuned \\
+        --ratios 0.25 0.5 0.75 --seeds 0 1 2 --ablation
+
+It writes ``results_clinc.json`` (every run) and ``results_clinc.md`` (the
+tables, with the command, the date, the machine and the wall time) next to
+this file. Embeddings are cached under ``$SKLEARN_OPENSET_CACHE`` (default
+``~/.cache/sklearn_openset``); a re-run reuses them.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier, OpenMaxClassifier
+from sklearn_openset.datasets import load_clinc150
+from sklearn_openset.feature_extraction import (
+    TextEmbedder,
+    embed_texts_cached,
+    get_cache_home,
+)
+from sklearn_openset.metrics import (
+    open_set_accuracy_score,
+    open_set_f1_score,
+    unknown_roc_auc_score,
+)
+
+HERE = Path(__file__).resolve().parent
+
+#: Fine-tuning of the encoder for the "finetuned" features (stage 1).
+FINE_TUNE = dict(fine_tune_epochs=2, n_trainable_layers=2, fine_tune_lr=1e-4)
+
+#: The paper's ablation (its Table 3); "ans" itself is the projection variant,
+#: the estimator's default.
+ABLATION = {
+    "ablation: no synthesized negatives": "none",
+    "ablation: + Gaussian noise": "noise",
+    "ablation: + gradient ascent (paper's full ANS)": "adaptive",
+}
+
+PUBLISHED = {
+    # ANS paper Table 1, fine-tuned BERT-base: accuracy / macro-F1.
+    0.25: (92.64, 84.81),
+    0.5: (90.23, 88.01),
+    0.75: (88.96, 89.97),
+}
+
+
+def methods(seed):
+    return {
+        # Default: noise + projection (negative_synthesis="projection").
+        "ans": ANSOneVsRestClassifier(random_state=seed),
+        "msp": MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5),
+        "openmax": OpenMaxClassifier(LogisticRegression(max_iter=1000)),
+    }
+
+
+def evaluate(clf, X_train, y_train, X_test, y_test):
+    start = time.perf_counter()
+    clf.fit(X_train, y_train)
+    fit_time = time.perf_counter() - start
+    start = time.perf_counter()
+    y_pred = clf.predict(X_test)
+    scores = clf.score_samples(X_test)
+    predict_time = time.perf_counter() - start
+    kw = dict(labels=clf.classes_, open_label=-1)
+    row = {
+        "accuracy": 100 * open_set_accuracy_score(y_test, y_pred, **kw),
+        "macro_f1": 100 * open_set_f1_score(y_test, y_pred, **kw),
+        "f1_known": 100 * open_set_f1_score(y_test, y_pred, average="known", **kw),
+        "f1_open": 100 * open_set_f1_score(y_test, y_pred, average="open", **kw),
+        "auroc": 100 * unknown_roc_auc_score(y_test, scores, **kw),
+        "fit_time": fit_time,
+        "predict_time": predict_time,
+    }
+    if hasattr(clf, "heads_fit_time_"):
+        row["heads_fit_time"] = clf.heads_fit_time_
+    return row
+
+
+def frozen_features(raw, split, embedder):
+    X_train = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")
+    X_test = embed_texts_cached(embedder, raw.text_test, name="clinc150-test")
+    known = np.isin(raw.y_train, split.known_classes)
+    return X_train[known], raw.y_train[known], X_test
+
+
+def finetuned_features(raw, split, ratio, seed, log):
+    """Fine-tune on the split's known training rows; embeddings cached per split."""
+    folder = get_cache_home() / "benchmarks" / "ans"
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = "-".join(f"{k}{v}" for k, v in sorted(FINE_TUNE.items()))
+    path = folder / f"clinc150-finetuned-{ratio}-{seed}-{tag}.npz"
+    known = np.isin(raw.y_train, split.known_classes)
+    texts = [t for t, k in zip(raw.text_train, known) if k]
+    y_train = raw.y_train[known]
+    if path.is_file():
+        with np.load(path) as cached:
+            return cached["X_train"], y_train, cached["X_test"], float(cached["time"])
+    start = time.perf_counter()
+    embedder = TextEmbedder(random_state=seed, **FINE_TUNE).fit(texts, y_train)
+    fine_tune_time = time.perf_counter() - start
+    log(f"  fine-tuned on {len(texts)} sentences in {fine_tune_time:.0f} s")
+    X_train = embedder.transform(texts)
+    X_test = embedder.transform(raw.text_test)
+    np.savez(path, X_train=X_train, X_test=X_test, time=fine_tune_time)
+    return X_train, y_train, X_test, fine_tune_time
+
+
+def summarize(runs, keys=("accuracy", "macro_f1", "f1_known", "f1_open", "auroc")):
+    table = {}
+    for run in runs:
+        table.setdefault((run["features"], run["ratio"], run["method"]), []).append(run)
+    out = {}
+    for key, rows in table.items():
+        out[key] = {
+            k: (float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows])))
+            for k in (*keys, "fit_time")
+        }
+        out[key]["n"] = len(rows)
+    return out
+
+
+def markdown(runs, args, wall, started):
+    summary = summarize(runs)
+    lines = [
+        "# ANS on CLINC150 (TEXTOIR protocol)",
+        "",
+        f"Command: `python {' '.join(sys.argv)}`  ",
+        f"Date: {started:%Y-%m-%d %H:%M} UTC  ",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads); shared "
+        "with other jobs, so the times are indicative  ",
+        f"Seeds: {args.seeds}; wall time {wall / 60:.1f} min",
+        "",
+        "Mean ± standard deviation over the seeds, in %. Features: all-MiniLM-L6-v2 "
+        "mean-pooled, unit-norm sentence embeddings, frozen or fine-tuned on each "
+        f"split's known intents ({FINE_TUNE}). Published ANS: fine-tuned BERT-base "
+        "(paper Table 1).",
+        "",
+        "| features | known | method | accuracy | macro-F1 | F1-known | F1-open "
+        "| AUROC | fit (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (features, ratio, method), m in summary.items():
+        cells = " | ".join(
+            f"{m[k][0]:.2f} ± {m[k][1]:.2f}"
+            for k in ("accuracy", "macro_f1", "f1_known", "f1_open", "auroc")
+        )
+        lines.append(
+            f"| {features} | {ratio:.0%} | {method} | {cells} | {m['fit_time'][0]:.1f} |"
+        )
+    lines += ["", "Published ANS (BERT-base, fine-tuned), accuracy / macro-F1:", ""]
+    for ratio, (acc, f1) in PUBLISHED.items():
+        lines.append(f"- {ratio:.0%}: {acc} / {f1}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--features", nargs="+", default=["frozen"],
+                        choices=["frozen", "finetuned"])
+    parser.add_argument("--ratios", nargs="+", type=float, default=[0.25, 0.5, 0.75])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=["ans", "msp", "openmax"])
+    parser.add_argument("--ablation", action="store_true",
+                        help="also the paper's ablation of ANS at 50%% known")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", default=str(HERE / "results_clinc"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    started = datetime.now(timezone.utc)
+    start = time.perf_counter()
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    raw = load_clinc150()
+    embedder = TextEmbedder().fit(raw.text_train[:1])
+    runs = []
+    for features in args.features:
+        for ratio in args.ratios:
+            for seed in args.seeds:
+                split = load_clinc150(known_ratio=ratio, random_state=seed)
+                extra = {}
+                if features == "frozen":
+                    X_train, y_train, X_test = frozen_features(raw, split, embedder)
+                else:
+                    X_train, y_train, X_test, ft_time = finetuned_features(
+                        raw, split, ratio, seed, log
+                    )
+                    extra["fine_tune_time"] = ft_time
+                candidates = {
+                    k: v for k, v in methods(seed).items() if k in args.methods
+                }
+                if args.ablation and ratio == 0.5:
+                    for name, mode in ABLATION.items():
+                        candidates[name] = ANSOneVsRestClassifier(
+                            negative_synthesis=mode, random_state=seed
+                        )
+                for name, clf in candidates.items():
+                    row = evaluate(clf, X_train, y_train, X_test, split.y_test)
+                    row.update(features=features, ratio=ratio, seed=seed, method=name,
+                               **extra)
+                    runs.append(row)
+                    log(
+                        f"{features} {ratio:.0%} seed {seed} {name}: "
+                        f"acc {row['accuracy']:.2f} F1 {row['macro_f1']:.2f} "
+                        f"(known {row['f1_known']:.2f}, open {row['f1_open']:.2f}), "
+                        f"AUROC {row['auroc']:.2f}, fit {row['fit_time']:.1f} s"
+                    )
+                    Path(args.output + ".json").write_text(
+                        json.dumps({"command": " ".join(sys.argv), "runs": runs}, indent=1)
+                    )
+    wall = time.perf_counter() - start
+    Path(args.output + ".json").write_text(
+        json.dumps(
+            {
+                "command": "python " + " ".join(sys.argv),
+                "date": started.isoformat(),
+                "machine": platform.platform(),
+                "wall_time": wall,
+                "fine_tune": FINE_TUNE,
+                "runs": runs,
+            },
+            indent=1,
+        )
+    )
+    Path(args.output + ".md").write_text(markdown(runs, args, wall, started))
+    print(Path(args.output + ".md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Speed of ANS and of TextEmbedder on CLINC150.
+
+1. ``ANSOneVsRestClassifier().fit`` on the 112-class (75 % known) CLINC150
+   training embeddings (all-MiniLM-L6-v2, frozen), with the time of the heads
+   (synthesis included) reported apart from the known-class classifier.
+2. ``TextEmbedder().transform`` throughput on the CLINC150 training sentences,
+   against calling the transformers model directly (``AutoTokenizer`` with
+   ``padding=True`` on batches in the input order, ``AutoModel``, mean pooling,
+   normalisation) in the same run, alternating the two to share the machine's
+   conditions.
+
+Run from the repository root::
+
+    python benchmarks/ans/bench_speed.py
+
+It writes ``results_speed.md`` next to this file.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sklearn_openset import ANSOneVsRestClassifier
+from sklearn_openset.datasets import load_clinc150
+from sklearn_openset.feature_extraction import (
+    TextEmbedder,
+    default_model_path,
+    embed_texts_cached,
+)
+
+HERE = Path(__file__).resolve().parent
+
+
+def direct_embeddings(tokenizer, model, texts, batch_size):
+    """The plain transformers recipe: batches in input order, mean pooling."""
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+            )
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"][..., None].to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1)
+            out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+    return np.vstack(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--n-sentences", type=int, default=None,
+                        help="embed only the first N training sentences")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--skip-ans", action="store_true")
+    parser.add_argument("--skip-embedder", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = datetime.now(timezone.utc)
+    wall_start = time.perf_counter()
+    lines = [
+        "# ANS and TextEmbedder speed on CLINC150",
+        "",
+        f"Command: `python {' '.join(sys.argv)}`  ",
+        f"Date: {started:%Y-%m-%d %H:%M} UTC  ",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, torch "
+        f"{torch.__version__} with {args.threads} threads; the machine is shared "
+        "with other jobs (load average at start: "
+        f"{', '.join(f'{v:.1f}' for v in os.getloadavg())})",
+        "",
+    ]
+    raw = load_clinc150()
+
+    if not args.skip_ans:
+        embedder = TextEmbedder().fit(raw.text_train[:1])
+        X_all = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")
+        split = load_clinc150(known_ratio=0.75, random_state=0)
+        known = np.isin(raw.y_train, split.known_classes)
+        X, y = X_all[known], raw.y_train[known]
+        rows = []
+        for repeat in range(args.repeats):
+            clf = ANSOneVsRestClassifier(random_state=repeat)
+            start = time.perf_counter()
+            clf.fit(X, y)
+            total = time.perf_counter() - start
+            rows.append((total, clf.heads_fit_time_, clf.classifier_fit_time_))
+            print(f"ANS fit {total:.1f} s (heads {clf.heads_fit_time_:.1f} s)",
+                  file=sys.stderr, flush=True)
+        rows = np.array(rows)
+        lines += [
+            "## ANS fit, 75 % known (112 classes, "
+            f"{X.shape[0]} x {X.shape[1]} embeddings)",
+            "",
+            f"`ANSOneVsRestClassifier(random_state=r).fit`, defaults "
+            f"(max_epochs={clf.max_epochs}, batch_size={clf.batch_size}, "
+            f"heads {clf.head_hidden_layer_sizes}, {clf.n_ascent_steps} ascent "
+            f"steps), {args.repeats} runs:",
+            "",
+            "| | mean (s) | min (s) | max (s) |",
+            "|---|---|---|---|",
+        ]
+        for name, column in (
+            ("whole fit", 0),
+            ("heads (synthesis, forward, backward)", 1),
+            ("known-class classifier (forward, backward)", 2),
+        ):
+            values = rows[:, column]
+            lines.append(
+                f"| {name} | {values.mean():.1f} | {values.min():.1f} | "
+                f"{values.max():.1f} |"
+            )
+        lines += [
+            "",
+            "The rest of the fit is the optimizer steps (fused Adam over both), the "
+            "data loading and skorch's bookkeeping.",
+            "",
+        ]
+
+    if not args.skip_embedder:
+        from transformers import AutoModel, AutoTokenizer
+
+        texts = raw.text_train[: args.n_sentences]
+        path = default_model_path()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path).eval()
+        embedder = TextEmbedder(batch_size=64).fit(texts[:1])
+        times = {"TextEmbedder.transform": [], "direct transformers call": []}
+        for repeat in range(args.repeats):
+            start = time.perf_counter()
+            ours = embedder.transform(texts)
+            times["TextEmbedder.transform"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            theirs = direct_embeddings(tokenizer, model, texts, 64)
+            times["direct transformers call"].append(time.perf_counter() - start)
+            print({k: v[-1] for k, v in times.items()}, file=sys.stderr, flush=True)
+        max_diff = float(np.abs(ours - theirs).max())
+        lines += [
+            f"## TextEmbedder throughput ({len(texts)} CLINC150 training sentences)",
+            "",
+            "all-MiniLM-L6-v2, batches of 64, max_length 128, mean pooling, "
+            f"normalised; {args.repeats} alternating runs each, best run:",
+            "",
+            "| | best (s) | sentences / s |",
+            "|---|---|---|",
+        ]
+        best = {k: min(v) for k, v in times.items()}
+        for name, value in best.items():
+            lines.append(f"| {name} | {value:.1f} | {len(texts) / value:.0f} |")
+        ratio = best["direct transformers call"] / best["TextEmbedder.transform"]
+        lines += [
+            "",
+            f"Throughput ratio TextEmbedder / direct: **{ratio:.2f}** (the embedder "
+            "sorts the sentences by length, so its batches carry less padding). "
+            f"Largest difference between the two embeddings: {max_diff:.1e}.",
+            "",
+        ]
+    wall = time.perf_counter() - wall_start
+    lines.append(f"Wall time: {wall:.0f} s")
+    (HERE / "results_speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

