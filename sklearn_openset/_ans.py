@@ -107,7 +107,9 @@ class _ANSNet(NeuralNet):
         was_training = classifier.training
         with torch.no_grad():
             # Eval mode: a probe must not move BatchNorm statistics.
-            probe = classifier.eval()(torch.zeros(2, params["n_features"], device=device))
+            probe = classifier.eval()(
+                torch.zeros(2, params["n_features"], device=device)
+            )
         classifier.train(was_training)
         if probe.shape != (2, params["n_classes"]):
             raise ValueError(
@@ -144,7 +146,9 @@ class _ANSNet(NeuralNet):
         positives = X.view(n_classes, m, -1)
         n_neg = params["negative_ratio"] * m
         # Real negatives of head c: random rows of the other classes' blocks.
-        draw = torch.randint(0, (n_classes - 1) * m, (n_classes, n_neg), device=X.device)
+        draw = torch.randint(
+            0, (n_classes - 1) * m, (n_classes, n_neg), device=X.device
+        )
         own_block = torch.arange(n_classes, device=X.device)[:, None] * m
         negatives = X[draw + m * (draw >= own_block)]
         logits_pos = module.heads(positives)
@@ -153,9 +157,9 @@ class _ANSNet(NeuralNet):
         # for negatives; the mean over each head's positives plus the mean over
         # its negatives, so that the sampled negatives do not outweigh the
         # positives whatever negative_ratio is.
-        loss_rest = F.softplus(-logits_pos).mean(dim=1) + F.softplus(
-            logits_neg
-        ).mean(dim=1)
+        loss_rest = F.softplus(-logits_pos).mean(dim=1) + F.softplus(logits_neg).mean(
+            dim=1
+        )
         loss_open = loss_rest.sum()
         synthesized = synthesize_negatives(
             module.heads,
@@ -352,9 +356,10 @@ default="projection"
     instead of all the other classes' samples (:math:`\\mathcal{L}_{rest}`
     is the mean over the positives plus the mean over the negatives); the
     classifier and the heads train together on the given features (the
-    paper trains the heads after fine-tuning its encoder: fine-tune the
-    encoder first, e.g. with ``TextEmbedder(fine_tune_epochs=...)``); the
-    features are standardized (``standardize``).
+    paper trains the heads after fine-tuning its encoder: in a pipeline,
+    :class:`~sklearn_openset.feature_extraction.TextEmbedder` fine-tunes the
+    encoder on the labels first); the features are standardized
+    (``standardize``).
 
     On CPU the outputs are computed in float64, so a sample's scores do not
     depend on the other samples of the batch.
@@ -577,8 +582,10 @@ default="projection"
             ``classes_[c]`` (positive: the head says yes).
         """
         X = self._validate_predict_data(X, allow_nd=False)
-        return self._forward(X, method="head_logits").numpy().astype(
-            np.float64, copy=False
+        return (
+            self._forward(X, method="head_logits")
+            .numpy()
+            .astype(np.float64, copy=False)
         )
 
     def predict_proba(self, X):

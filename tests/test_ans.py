@@ -35,7 +35,10 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def blobs():
     return make_open_set_blobs(
-        n_samples=500, n_features=8, n_known_classes=3, n_unknown_classes=2,
+        n_samples=500,
+        n_features=8,
+        n_known_classes=3,
+        n_unknown_classes=2,
         random_state=0,
     )
 
@@ -129,8 +132,13 @@ def test_synthesized_negatives_lie_in_the_shell(mode):
     z = torch.randn(3, 40, 16)
     radius = torch.tensor([0.3, 1.0, 4.0])
     z_tilde = synthesize_negatives(
-        heads, z, radius=radius, gamma=2.0, noise_std=torch.full((3, 16), 0.05),
-        n_steps=5, mode=mode,
+        heads,
+        z,
+        radius=radius,
+        gamma=2.0,
+        noise_std=torch.full((3, 16), 0.05),
+        n_steps=5,
+        mode=mode,
     )
     distance = (z_tilde - z).norm(dim=-1)
     assert torch.all(distance >= radius[:, None] * (1 - 1e-5))
@@ -147,9 +155,12 @@ def test_noise_and_none_modes():
         heads, z, radius=torch.ones(2), gamma=2.0, noise_std=std, mode="noise"
     )
     torch.testing.assert_close(noisy.std(dim=1), std, rtol=0.03, atol=0)
-    assert synthesize_negatives(
-        heads, z, radius=torch.ones(2), gamma=2.0, noise_std=std, mode="none"
-    ) is None
+    assert (
+        synthesize_negatives(
+            heads, z, radius=torch.ones(2), gamma=2.0, noise_std=std, mode="none"
+        )
+        is None
+    )
     with pytest.raises(ValueError, match="mode"):
         synthesize_negatives(
             heads, z, radius=torch.ones(2), gamma=2.0, noise_std=std, mode="x"
@@ -182,8 +193,12 @@ def test_synthesis_leaves_parameters_alone():
     heads = OneVsRestHeads(4, 2).train()
     before = [p.detach().clone() for p in heads.parameters()]
     synthesize_negatives(
-        heads, torch.randn(2, 5, 4), radius=torch.ones(2), gamma=2.0,
-        noise_std=torch.ones(2, 4), n_steps=3,
+        heads,
+        torch.randn(2, 5, 4),
+        radius=torch.ones(2),
+        gamma=2.0,
+        noise_std=torch.ones(2, 4),
+        n_steps=3,
     )
     assert heads.training
     for p, b in zip(heads.parameters(), before):
@@ -192,7 +207,9 @@ def test_synthesis_leaves_parameters_alone():
 
 
 def test_one_vs_rest_net_outputs():
-    net = OneVsRestNet(nn.Linear(4, 3), OneVsRestHeads(4, 3), torch.ones(3), torch.ones(3, 4))
+    net = OneVsRestNet(
+        nn.Linear(4, 3), OneVsRestHeads(4, 3), torch.ones(3), torch.ones(3, 4)
+    )
     class_logits, head_logits = net(torch.randn(5, 4))
     assert class_logits.shape == head_logits.shape == (5, 3)
     assert net.radius.dtype == torch.float32
@@ -375,7 +392,9 @@ def test_bad_inputs(blobs, fitted):
     with pytest.raises(ValueError, match="radius"):
         ANSOneVsRestClassifier(radius=-1.0).fit(X_train, y_train)
     with pytest.raises(ValueError, match="one logit per class"):
-        ANSOneVsRestClassifier(module=nn.Linear(8, 5), max_epochs=1).fit(X_train, y_train)
+        ANSOneVsRestClassifier(module=nn.Linear(8, 5), max_epochs=1).fit(
+            X_train, y_train
+        )
     with pytest.raises(ValueError, match="negative_synthesis"):
         ANSOneVsRestClassifier(negative_synthesis="gan").fit(X_train, y_train)
     with pytest.raises(ValueError, match="CUDA"):
@@ -387,13 +406,17 @@ def test_bad_inputs(blobs, fitted):
 def test_pickle_and_clone(fitted, blobs):
     _, X_test, _, _ = blobs
     restored = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(restored.score_samples(X_test), fitted.score_samples(X_test))
+    np.testing.assert_array_equal(
+        restored.score_samples(X_test), fitted.score_samples(X_test)
+    )
     assert clone(fitted).get_params() == fitted.get_params()
 
 
 def test_verbose_shows_progress(blobs, capsys):
     X_train, _, y_train, _ = blobs
-    ANSOneVsRestClassifier(max_epochs=2, verbose=1, random_state=0).fit(X_train, y_train)
+    ANSOneVsRestClassifier(max_epochs=2, verbose=1, random_state=0).fit(
+        X_train, y_train
+    )
     out = capsys.readouterr()
     assert "train_loss" in out.out
 
@@ -413,4 +436,6 @@ def test_cuda(blobs):
     assert clf.predict(X_test).shape == y_test.shape
     assert unknown_roc_auc_score(y_test, clf.score_samples(X_test)) > 0.9
     restored = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_allclose(restored.score_samples(X_test), clf.score_samples(X_test))
+    np.testing.assert_allclose(
+        restored.score_samples(X_test), clf.score_samples(X_test)
+    )

@@ -37,9 +37,21 @@ WORDS = (
 ).split()
 CITIES = ["paris", "london", "rome", "tokyo", "berlin", "madrid"]
 INTENTS = {
-    "flight": ["book a flight to {}", "book me a ticket from {}", "a flight from {} please"],
-    "weather": ["what is the weather in {}", "will it rain in {} today", "weather {} tomorrow"],
-    "music": ["play some music from {}", "play a song by the beatles in {}", "play queen {}"],
+    "flight": [
+        "book a flight to {}",
+        "book me a ticket from {}",
+        "a flight from {} please",
+    ],
+    "weather": [
+        "what is the weather in {}",
+        "will it rain in {} today",
+        "weather {} tomorrow",
+    ],
+    "music": [
+        "play some music from {}",
+        "play a song by the beatles in {}",
+        "play queen {}",
+    ],
 }
 UNKNOWN = ["set an alarm for seven am", "wake me up at eight", "check my bank balance"]
 
@@ -76,9 +88,9 @@ def tiny_model(tmp_path_factory):
         + ["##" + c for c in letters]
     )
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True).save_pretrained(
-        path
-    )
+    BertTokenizer(
+        vocab_file=str(path / "vocab.txt"), do_lower_case=True
+    ).save_pretrained(path)
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,
@@ -154,7 +166,9 @@ def test_max_length_truncates(tiny_model):
     default = TextEmbedder(tiny_model, max_length=None).fit([long_text])
     assert default._max_length() == 64  # the model's positions
     np.testing.assert_allclose(
-        short.transform([long_text]), short.transform([" ".join(["paris"] * 6)]), atol=1e-5
+        short.transform([long_text]),
+        short.transform([" ".join(["paris"] * 6)]),
+        atol=1e-5,
     )
 
 
@@ -192,14 +206,19 @@ def test_fine_tuning_trains_the_top_layers_only(tiny_model, data):
     texts, y = data
     frozen = TextEmbedder(tiny_model).fit(texts)
     tuned = TextEmbedder(
-        tiny_model, fine_tune_epochs=3, n_trainable_layers=1, fine_tune_lr=1e-3,
-        fine_tune_batch_size=8, random_state=0,
+        tiny_model,
+        fine_tune_epochs=3,
+        n_trainable_layers=1,
+        fine_tune_lr=1e-3,
+        fine_tune_batch_size=8,
+        random_state=0,
     ).fit(texts, y)
     assert len(tuned.fine_tune_loss_) == 3
     assert tuned.fine_tune_loss_[-1] < tuned.fine_tune_loss_[0]
     before = dict(frozen.model_.named_parameters())
     changed = {
-        name for name, p in tuned.model_.named_parameters()
+        name
+        for name, p in tuned.model_.named_parameters()
         if not torch.equal(p, before[name])
     }
     assert changed and all(name.startswith("encoder.layer.2.") for name in changed)
@@ -210,14 +229,42 @@ def test_fine_tuning_trains_the_top_layers_only(tiny_model, data):
 
     def separation(X):
         centroids = np.array([X[y == c].mean(0) for c in np.unique(y)])
-        within = np.mean([np.linalg.norm(X[y == c] - centroids[i], axis=1).mean()
-                          for i, c in enumerate(np.unique(y))])
-        return np.linalg.norm(centroids[:, None] - centroids[None], axis=2).mean() / within
+        within = np.mean(
+            [
+                np.linalg.norm(X[y == c] - centroids[i], axis=1).mean()
+                for i, c in enumerate(np.unique(y))
+            ]
+        )
+        return (
+            np.linalg.norm(centroids[:, None] - centroids[None], axis=2).mean() / within
+        )
 
     assert separation(X_tuned) > separation(X_frozen)
     # Seeded: the same random_state gives the same model.
     again = clone(tuned).fit(texts, y)
     np.testing.assert_allclose(again.transform(texts), X_tuned, atol=1e-6)
+
+
+def test_verbose_shows_progress(tiny_model, data, capsys):
+    texts, y = data
+    TextEmbedder(tiny_model, verbose=1, fine_tune_epochs=1).fit(texts, y).transform(
+        texts
+    )
+    err = capsys.readouterr().err
+    assert "embedding" in err and "fine-tuning, epoch 1" in err
+    TextEmbedder(tiny_model).fit(texts).transform(texts)
+    assert capsys.readouterr().err == ""
+
+
+def test_auto_fine_tunes_when_given_labels(tiny_model, data):
+    texts, y = data
+    frozen = TextEmbedder(tiny_model).fit(texts)
+    assert not frozen.fine_tuned_ and frozen.fine_tune_loss_ == []
+    tuned = TextEmbedder(tiny_model, random_state=0).fit(texts, y)
+    assert tuned.fine_tuned_ and len(tuned.fine_tune_loss_) == 2
+    assert not np.allclose(tuned.transform(texts), frozen.transform(texts))
+    explicit = TextEmbedder(tiny_model, fine_tune_epochs=0).fit(texts, y)
+    np.testing.assert_array_equal(explicit.transform(texts), frozen.transform(texts))
 
 
 def test_pickle_clone_and_feature_names(tiny_model, data):
@@ -255,7 +302,7 @@ def test_sklearn_api_checks(check):
 
 def test_fit_does_not_change_parameters_and_is_idempotent(tiny_model, data):
     texts, y = data
-    embedder = TextEmbedder(tiny_model, batch_size=7)
+    embedder = TextEmbedder(tiny_model, batch_size=7, fine_tune_epochs=0)
     params = embedder.get_params()
     first = embedder.fit(texts, y).transform(texts)
     assert embedder.get_params() == params
@@ -293,7 +340,7 @@ def test_grid_search_with_cached_embeddings(tiny_model, data, tmp_path):
     def search(memory):
         pipe = Pipeline(
             [
-                ("embed", _CountingEmbedder(tiny_model)),
+                ("embed", _CountingEmbedder(tiny_model, fine_tune_epochs=0)),
                 (
                     "ans",
                     ANSOneVsRestClassifier(
@@ -327,12 +374,16 @@ def test_embedding_cache(tiny_model, data, tmp_path, monkeypatch):
         raise AssertionError("the cache should have been read")
 
     monkeypatch.setattr(embedder, "transform", no_transform)
-    np.testing.assert_array_equal(embed_texts_cached(embedder, texts, name="demo"), first)
+    np.testing.assert_array_equal(
+        embed_texts_cached(embedder, texts, name="demo"), first
+    )
     monkeypatch.undo()
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
     # Other texts or other settings: other entries.
     embed_texts_cached(embedder, texts[:3], name="demo")
-    embed_texts_cached(clone(embedder).set_params(normalize=False).fit(texts), texts, name="demo")
+    embed_texts_cached(
+        clone(embedder).set_params(normalize=False).fit(texts), texts, name="demo"
+    )
     assert len(list((tmp_path / "env" / "embeddings").glob("demo-*.npy"))) == 3
     tuned = TextEmbedder(tiny_model, fine_tune_epochs=1).fit(texts, _texts()[1])
     with pytest.raises(ValueError, match="fine-tuned"):
@@ -346,7 +397,11 @@ def test_embedding_cache(tiny_model, data, tmp_path, monkeypatch):
 def test_default_model_is_all_minilm():
     embedder = TextEmbedder().fit(["hello"])
     X = embedder.transform(
-        ["book a flight to paris", "i need a plane ticket to paris", "what is my balance"]
+        [
+            "book a flight to paris",
+            "i need a plane ticket to paris",
+            "what is my balance",
+        ]
     )
     assert X.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1, rtol=1e-5)

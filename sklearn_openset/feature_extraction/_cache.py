@@ -85,7 +85,7 @@ def embed_texts_cached(embedder, texts, *, name, cache_home=None):
     embeddings : ndarray of shape (len(texts), n_features_out), float32
     """
     check_is_fitted(embedder)
-    if embedder.fine_tune_epochs:
+    if embedder.fine_tuned_:
         raise ValueError(
             "embed_texts_cached keys the cache by the model path; a fine-tuned "
             "embedder (fine_tune_epochs > 0) has other weights. Embed with "

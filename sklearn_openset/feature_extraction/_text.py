@@ -1,7 +1,6 @@
 """Sentence embeddings from a transformers encoder, as a scikit-learn transformer."""
 
 import copy
-import math
 import os
 import sys
 from numbers import Integral, Real
@@ -15,6 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
 __all__ = ["TextEmbedder", "default_model_path"]
+
+#: Epochs of fine-tuning with ``fine_tune_epochs="auto"`` and labels.
+_AUTO_FINE_TUNE_EPOCHS = 2
 
 _TEXT_EXTRA_HINT = (
     "Install the offline default model with `pip install sklearn-openset[text]` "
@@ -54,7 +56,7 @@ def _check_texts(X):
             "TextEmbedder expects an iterable of strings, got a single string; "
             "wrap it in a list."
         )
-    if hasattr(X, "ndim") and getattr(X, "ndim") != 1:
+    if hasattr(X, "ndim") and X.ndim != 1:
         raise ValueError(
             f"TextEmbedder expects a 1-d sequence of strings, got an array of shape "
             f"{X.shape}."
@@ -68,8 +70,7 @@ def _check_texts(X):
     bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
     if bad:
         raise ValueError(
-            "TextEmbedder expects strings; got element(s) of type "
-            f"{sorted(set(bad))}."
+            f"TextEmbedder expects strings; got element(s) of type {sorted(set(bad))}."
         )
     if not texts:
         raise ValueError("TextEmbedder got 0 texts; at least 1 is required.")
@@ -110,12 +111,12 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
     length. Without ``model_name_or_path`` it uses the offline
     all-MiniLM-L6-v2 of the ``text`` extra (384 dimensions).
 
-    With ``fine_tune_epochs > 0``, ``fit(X, y)`` first fine-tunes the top
-    ``n_trainable_layers`` transformer layers with cross-entropy on the
-    labels ``y`` (a linear layer on the pooled embedding, discarded
-    afterwards), the lower layers and the token embeddings frozen: stage 1
-    of the open intent papers (ANS, ADB), which train their open-set part on
-    the fine-tuned features.
+    Given labels, ``fit(X, y)`` first fine-tunes the top
+    ``n_trainable_layers`` transformer layers with cross-entropy on ``y`` (a
+    linear layer on the pooled embedding, discarded afterwards), the lower
+    layers and the token embeddings frozen: stage 1 of the open intent papers
+    (ANS, ADB), which train their open-set part on the fine-tuned features.
+    Without labels (``fit(X)``) the encoder stays as it is.
 
     Parameters
     ----------
@@ -136,9 +137,13 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         Texts per forward pass when embedding.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Where the model runs. ``"auto"`` takes CUDA when available.
-    fine_tune_epochs : int, default=0
-        Epochs of fine-tuning in ``fit`` (0: the encoder stays frozen and
-        ``fit`` needs no labels).
+    fine_tune_epochs : int or "auto", default="auto"
+        Epochs of fine-tuning in ``fit``. ``"auto"``: 2 epochs when ``fit``
+        gets labels, none without. 0: the encoder stays frozen. The default
+        fine-tunes because the benchmark says so: on CLINC150 (50 % known),
+        ANS on fine-tuned MiniLM embeddings scores about 3 points of macro-F1
+        above ANS on frozen ones (``benchmarks/ans``). It costs minutes on a
+        CPU for ten thousand sentences; pass 0 for a quick frozen encoder.
     n_trainable_layers : int, default=2
         Number of top transformer layers trained when fine-tuning; the
         embeddings and the layers below stay frozen.
@@ -155,13 +160,15 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
     ----------
     tokenizer_ : transformers tokenizer
     model_ : transformers.PreTrainedModel
-        The encoder (fine-tuned when ``fine_tune_epochs > 0``), in eval mode.
+        The encoder (fine-tuned when ``fine_tuned_``), in eval mode.
     model_path_ : str
         Where the model was loaded from.
     n_features_out_ : int
         Size of the embeddings (the model's hidden size).
     fine_tune_loss_ : list of float
         Mean training loss of every fine-tuning epoch (empty without).
+    fine_tuned_ : bool
+        Whether ``fit`` fine-tuned the encoder.
 
     See Also
     --------
@@ -220,7 +227,10 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_epochs": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "n_trainable_layers": [Interval(Integral, 0, None, closed="left")],
         "fine_tune_lr": [Interval(Real, 0, None, closed="neither")],
         "fine_tune_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -237,7 +247,7 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         max_length=128,
         batch_size=64,
         device="cpu",
-        fine_tune_epochs=0,
+        fine_tune_epochs="auto",
         n_trainable_layers=2,
         fine_tune_lr=1e-4,
         fine_tune_batch_size=32,
@@ -282,7 +292,6 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
 
     def _load(self):
         from transformers import AutoModel, AutoTokenizer
-
         from transformers.utils import logging as hf_logging
 
         path = self.model_name_or_path
@@ -341,7 +350,11 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         return tqdm(
-            total=total, desc=desc, disable=not self.verbose, file=sys.stderr, leave=False
+            total=total,
+            desc=desc,
+            disable=not self.verbose,
+            file=sys.stderr,
+            leave=False,
         )
 
     # -- fit -----------------------------------------------------------------------
@@ -354,7 +367,9 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         X : iterable of str
             Training texts (only used when fine-tuning).
         y : array-like of shape (n_samples,), default=None
-            Their labels; needed when ``fine_tune_epochs > 0``.
+            Their labels, for fine-tuning (needed when ``fine_tune_epochs``
+            is a positive number; with ``"auto"``, no labels means no
+            fine-tuning).
 
         Returns
         -------
@@ -366,7 +381,12 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         self.model_ = model.to(device).eval()
         self.n_features_out_ = int(self.model_.config.hidden_size)
         self.fine_tune_loss_ = []
-        if self.fine_tune_epochs > 0:
+        self.fine_tuned_ = False
+        if self.fine_tune_epochs == "auto":
+            n_epochs = 0 if y is None else _AUTO_FINE_TUNE_EPOCHS
+        else:
+            n_epochs = int(self.fine_tune_epochs)
+        if n_epochs > 0:
             if y is None:
                 raise ValueError(
                     f"fine_tune_epochs={self.fine_tune_epochs} needs labels: call "
@@ -378,7 +398,8 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
                     f"y must be 1-d with one label per text; got shape {y.shape} for "
                     f"{len(texts)} texts."
                 )
-            self._fine_tune(texts, y)
+            self._fine_tune(texts, y, n_epochs)
+            self.fine_tuned_ = True
         self.model_.eval()
         return self
 
@@ -395,7 +416,7 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
                 return list(module)
         return None
 
-    def _fine_tune(self, texts, y):
+    def _fine_tune(self, texts, y, n_epochs):
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
@@ -436,7 +457,7 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
             model.eval()
             for layer in trainable:
                 layer.train()
-            for epoch in range(self.fine_tune_epochs):
+            for epoch in range(n_epochs):
                 total = 0.0
                 batches = _length_bucketed_batches(lengths, batch_size)
                 desc = f"fine-tuning, epoch {epoch + 1}"

@@ -380,9 +380,10 @@ def synthesize_negatives(
         return None
     z = z.detach()
     radius = radius.to(z)
-    eps = torch.randn(z.shape, dtype=z.dtype, device=z.device) * noise_std.to(z)[
-        :, None, :
-    ]
+    eps = (
+        torch.randn(z.shape, dtype=z.dtype, device=z.device)
+        * noise_std.to(z)[:, None, :]
+    )
     z_tilde = z + eps
     if mode == "noise":
         return z_tilde
@@ -403,7 +404,9 @@ def synthesize_negatives(
                 (grad,) = torch.autograd.grad(loss, z_tilde)
             norm = torch.linalg.vector_norm(grad, dim=-1, keepdim=True)
             direction = grad / norm.clamp_min(torch.finfo(grad.dtype).tiny)
-            z_tilde = project_to_shell(z_tilde.detach() + step * direction, z, inner, outer)
+            z_tilde = project_to_shell(
+                z_tilde.detach() + step * direction, z, inner, outer
+            )
     finally:
         heads.train(was_training)
     return z_tilde.detach()
