@@ -238,3 +238,15 @@ def test_network_scores_do_not_depend_on_the_batch(blobs):
     one_by_one = np.vstack([clf.predict_open_proba(row[None]) for row in X_test[:40]])
     # float64 inference: the rounding of float32 products would differ by ~1e-6.
     np.testing.assert_allclose(one_by_one, together[:40], rtol=0, atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_cuda_fit_predict(blobs):
+    X_train, X_test, y_train, y_test = blobs
+    clf = OpenMaxClassifier(device="cuda", max_epochs=20, random_state=0).fit(
+        X_train, y_train
+    )
+    assert next(clf.net_.module_.parameters()).is_cuda
+    proba = clf.predict_open_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert unknown_roc_auc_score(y_test, clf.score_samples(X_test)) > 0.8

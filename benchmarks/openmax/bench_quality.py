@@ -313,7 +313,7 @@ def main(argv=None):
             "The classifier32 CNN (`openmax-cnn`) was not run: on this machine one "
             f"training step of 128 images takes {cnn_probe['train_step_128_s']:.2f} s and "
             f"a forward pass of 1000 images {cnn_probe['forward_1000_s']:.2f} s "
-            "(measured in this run, 2 threads), so one trial with "
+            f"(measured in this run, {args.threads} torch thread(s)), so one trial with "
             f"max_epochs={args.cnn_epochs} would take about "
             f"{cnn_probe['estimated_mnist_trial_s'] / 60:.0f} min on MNIST and "
             f"{cnn_probe['estimated_digits_trial_s'] / 60:.1f} min on digits, "
