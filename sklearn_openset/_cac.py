@@ -160,7 +160,10 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         ``None`` keeps ``lr`` constant (add your own scheduler to
         ``callbacks``).
     max_epochs : int, default=70
-        Training epochs: the reference code's 35 + 35 on MNIST. With the
+        Training epochs, with the ``"step"`` schedule 35 at ``lr`` and 35 at
+        ``lr / 10``. (The reference code's configurations train in two such
+        stages on CIFAR and TinyImageNet; on MNIST, 35 epochs at 0.01
+        only.) With the
         default MLP this takes seconds for a few thousand samples; datasets
         of a few hundred samples make few steps per epoch and gain from more
         epochs or a smaller ``batch_size``. The default CNN costs about 30 ms
@@ -272,9 +275,19 @@ class CACClassifier(BaseDeepOpenSetClassifier):
 
     On CPU the scores are computed in float64 (see
     :class:`~sklearn_openset.base.BaseDeepOpenSetClassifier`), so they do
-    not depend on the other samples of the batch. The reference code also
-    standardizes and augments the training images (random resized crops);
-    do that in your data pipeline if you need it.
+    not depend on the other samples of the batch.
+
+    **Data augmentation.** The reference code also standardizes the images
+    and trains on random resized crops of them. Here the estimator trains on
+    ``X`` as given; augmentation goes into ``module``, as a first layer that
+    transforms its input in train mode and passes it through unchanged in
+    eval mode (``if not self.training: return x``), e.g.
+    ``module=lambda: torch.nn.Sequential(RandomCrops(), backbone(...))``.
+    The anchors, the ``"auto"`` threshold and all predictions are computed
+    in eval mode, so on the plain inputs, as in the reference code. Draw the
+    random numbers from torch's global generator: ``fit`` seeds it from
+    ``random_state``. ``benchmarks/cac`` has such a layer and its effect on
+    MNIST (``results_quality.md``, the "reference recipe" rows).
 
     References
     ----------

@@ -90,6 +90,51 @@ def test_anchors_are_mean_logits_of_correct_training_samples(blobs):
     np.testing.assert_allclose(-clf.decision_function(X_train), d_final, atol=1e-9)
 
 
+class _TrainNoise(nn.Module):
+    """Train-mode-only augmentation (the pattern of CACClassifier's docstring)."""
+
+    def __init__(self):
+        super().__init__()
+        self.train_calls = 0
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        self.train_calls += 1
+        return x + 0.5 * torch.randn_like(x)
+
+
+def test_augmentation_layer_trains_on_noisy_inputs_and_infers_on_plain_ones(blobs):
+    X_train, X_test, y_train, _ = blobs
+
+    def module():
+        return nn.Sequential(_TrainNoise(), _small_mlp(4, 3)())
+
+    clf = CACClassifier(module, max_epochs=5, batch_size=100, random_state=0)
+    clf.fit(X_train, y_train)
+    noise = clf.net_.module_.backbone[0]
+    # One call per training batch: the augmentation ran while training ...
+    assert noise.train_calls == 5 * int(np.ceil(len(X_train) / 100))
+    # ... and not for the anchors and predictions: those are computed in eval
+    # mode, so the anchors are the mean eval-mode logits of the correctly
+    # classified training samples (a noisy pass would give other means).
+    logits = _logits(clf, X_train)
+    correct = logits.argmax(axis=1) == y_train
+    expected = np.stack(
+        [logits[correct & (y_train == c)].mean(axis=0) for c in range(3)]
+    )
+    np.testing.assert_allclose(clf.anchors_, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X_test), clf.predict(X_test))
+    assert noise.train_calls == 5 * int(np.ceil(len(X_train) / 100))
+    # The noise is drawn from torch's generator, which fit seeds.
+    again = CACClassifier(module, max_epochs=5, batch_size=100, random_state=0)
+    again.fit(X_train, y_train)
+    np.testing.assert_array_equal(again.anchors_, clf.anchors_)
+    plain = CACClassifier(_small_mlp(4, 3), max_epochs=5, batch_size=100)
+    plain.set_params(random_state=0).fit(X_train, y_train)
+    assert not np.allclose(plain.anchors_, clf.anchors_)
+
+
 def test_rejection_rule_and_sign(blobs, fitted):
     _, X_test, _, _ = blobs
     clf = fitted

@@ -11,6 +11,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import LRScheduler
 from torch import nn
+from torch.nn import functional as F
 
 import sklearn_openset
 from sklearn_openset.base import BaseDeepOpenSetClassifier
@@ -81,6 +82,79 @@ def small_cnn(n_classes, in_channels=1, side=28):
         nn.ReLU(),
         nn.Linear(128, n_classes),
     )
+
+
+class RandomResizedCrop(nn.Module):
+    """Random resized crops of an image batch in train mode; identity in eval mode.
+
+    The training augmentation of the CAC reference code for MNIST
+    (torchvision's ``RandomResizedCrop(scale=(0.7, 1.0))``, default aspect
+    ratios 3/4 to 4/3), done per sample on the batch tensor: a box of a random
+    share ``scale`` of the image area and aspect ratio ``ratio`` (log-uniform),
+    each side at most the image's, at a random place inside the image, is
+    resampled (bilinear) to the input size. Being a layer that acts only in
+    train mode, it leaves prediction and the anchors (computed in eval mode)
+    on the unaugmented images, as in the reference code. Draws from torch's
+    global generator, which the estimators seed in ``fit``.
+    """
+
+    def __init__(self, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3)):
+        super().__init__()
+        self.scale = tuple(scale)
+        self.ratio = tuple(ratio)
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        n, kw = len(x), {"device": x.device, "dtype": x.dtype}
+        area = torch.empty(n, **kw).uniform_(*self.scale)
+        log_ratio = torch.empty(n, **kw).uniform_(*np.log(self.ratio))
+        # Box sides as fractions of the image's (affine_grid's [-1, 1] frame).
+        width = torch.sqrt(area * torch.exp(log_ratio)).clamp(max=1.0)
+        height = torch.sqrt(area / torch.exp(log_ratio)).clamp(max=1.0)
+        theta = torch.zeros(n, 2, 3, **kw)
+        theta[:, 0, 0], theta[:, 1, 1] = width, height
+        theta[:, 0, 2] = (torch.rand(n, **kw) * 2 - 1) * (1 - width)
+        theta[:, 1, 2] = (torch.rand(n, **kw) * 2 - 1) * (1 - height)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", align_corners=False)
+
+
+class Standardize(nn.Module):
+    """``(x - mean) / std`` with fixed scalars (the reference code's input scaling)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+class SGDWeightDecay(torch.optim.SGD):
+    """SGD with momentum 0.9 and weight decay 5e-6: the reference code's MNIST optimizer."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=5e-6, **kwargs):
+        super().__init__(
+            params, lr=lr, momentum=momentum, weight_decay=weight_decay, **kwargs
+        )
+
+
+def reference_recipe(build, X_train, scale=(0.7, 1.0)):
+    """``build`` wrapped in the reference code's input pipeline.
+
+    A callable returning ``Sequential(RandomResizedCrop(scale), Standardize(mean,
+    std), build())``, the mean and standard deviation of the training pixels
+    (the reference code standardizes with those of the known-class training
+    images of each trial).
+    """
+    mean, std = float(X_train.mean()), float(X_train.std())
+
+    def make():
+        return nn.Sequential(RandomResizedCrop(scale), Standardize(mean, std), build())
+
+    return make
 
 
 def default_backbone(input_shape, n_classes):

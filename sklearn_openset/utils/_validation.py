@@ -68,12 +68,12 @@ def encode_known_labels(y, open_label, *, min_classes=2):
     y_encoded : ndarray of shape (n_samples,), dtype int64
         Index of each label in ``classes``.
     """
-    y = np.asarray(y)
-    # 1-D integer, boolean or string labels are always binary or multiclass
+    # 1-D integer, boolean or string arrays are always binary or multiclass
     # targets: skip type_of_target, whose scans cost more than the rest of a
     # fast fit (OpenMax on precomputed activations).
-    if not (y.ndim == 1 and y.dtype.kind in "biuUS"):
+    if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biuUS"):
         check_classification_targets(y)
+    y = np.asarray(y)
     classes, y_encoded = np.unique(y, return_inverse=True)
     if classes.shape[0] < min_classes:
         raise ValueError(
