@@ -9,7 +9,7 @@ HERE = Path(__file__).parent
 VERSION = re.search(
     r'^__version__ = "([^"]+)"',
     (HERE / "sklearn_openset" / "__init__.py").read_text(),
-    re.M,
+    re.MULTILINE,
 ).group(1)
 
 INSTALL_REQUIRES = [

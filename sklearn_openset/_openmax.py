@@ -7,7 +7,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 from scipy.special import softmax
 from sklearn.base import _fit_context, clone
-from sklearn.linear_model import LogisticRegression  # noqa: F401  (docs example)
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data

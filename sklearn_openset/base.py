@@ -29,7 +29,7 @@ from .utils._validation import (
     labels_with_open,
 )
 
-__all__ = ["OpenSetClassifierMixin", "BaseDeepOpenSetClassifier"]
+__all__ = ["BaseDeepOpenSetClassifier", "OpenSetClassifierMixin"]
 
 
 class OpenSetClassifierMixin(ClassifierMixin):

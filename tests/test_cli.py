@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
+from sklearn_openset import MSPClassifier
 from sklearn_openset._cli import main
+from sklearn_openset.datasets import load_digits_open_set
 from sklearn_openset.evaluation import (
     ESTIMATORS,
     evaluate_estimator,
@@ -12,8 +14,6 @@ from sklearn_openset.evaluation import (
     register_estimator,
     run_protocol,
 )
-from sklearn_openset import MSPClassifier
-from sklearn_openset.datasets import load_digits_open_set
 
 METRICS = ["accuracy", "macro_f1", "f1_known", "f1_open", "auroc", "closed_accuracy"]
 

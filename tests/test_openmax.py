@@ -3,17 +3,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.naive_bayes import GaussianNB
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from torch import nn
 
 import sklearn_openset._openmax as openmax_module
 from sklearn_openset import OpenMaxClassifier
 from sklearn_openset.datasets import make_open_set_blobs
 from sklearn_openset.metrics import unknown_roc_auc_score
 from sklearn_openset.nn import MLP, Classifier32
-from torch import nn
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 needs_reference = pytest.mark.skipif(

@@ -73,7 +73,7 @@ from sklearn_openset.metrics import open_set_f1_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "cac"))
-from _common import small_cnn  # noqa: E402  (the CAC benchmark's small CNN)
+from _common import small_cnn
 
 ESTIMATORS = ("openmax-mlp", "openmax-small-cnn", "openmax-cnn", "openmax-lr", "msp-lr")
 IMAGE_ESTIMATORS = ("openmax-small-cnn", "openmax-cnn")
