@@ -71,7 +71,9 @@ ax.scatter(
 )
 grid = np.linspace(0, distance.max(), 200)
 weibull = openmax.weibull_.w_score(np.repeat(grid[:, None], len(means), axis=1))
-ax.plot(grid, weibull[:, 0], "k--", lw=1, label=f"Weibull CDF, class {openmax.classes_[0]}")
+ax.plot(
+    grid, weibull[:, 0], "k--", lw=1, label=f"Weibull CDF, class {openmax.classes_[0]}"
+)
 ax.set_xlabel("eucos distance of the AV to the mean AV of the top class")
 ax.set_ylabel("OpenMax unknown probability")
 ax.legend(loc="upper left")
@@ -82,7 +84,11 @@ plt.show()
 # %%
 # Unknown inputs sit further from the class means: their median distance is
 # larger, and so is their median unknown probability.
-print(f"median distance, known {np.median(distance[~is_unknown]):.3f}, "
-      f"unknown {np.median(distance[is_unknown]):.3f}")
-print(f"median unknown probability, known {np.median(p_unknown[~is_unknown]):.3f}, "
-      f"unknown {np.median(p_unknown[is_unknown]):.3f}")
+print(
+    f"median distance, known {np.median(distance[~is_unknown]):.3f}, "
+    f"unknown {np.median(distance[is_unknown]):.3f}"
+)
+print(
+    f"median unknown probability, known {np.median(p_unknown[~is_unknown]):.3f}, "
+    f"unknown {np.median(p_unknown[is_unknown]):.3f}"
+)

@@ -223,20 +223,34 @@ def _class_spread(X, y, classes):
 def test_radius_auto_is_the_class_spread(blobs):
     X_train, _, y_train, _ = blobs
     X64 = X_train.astype(np.float64)
-    raw = ANSOneVsRestClassifier(max_epochs=1, standardize=False, random_state=0)
+    raw = ANSOneVsRestClassifier(
+        max_epochs=1, standardize=False, radius_factor=1.0, random_state=0
+    )
     raw.fit(X_train, y_train)
     expected = _class_spread(X64, y_train, raw.classes_)
     np.testing.assert_allclose(raw.radius_, expected, rtol=1e-6)
     np.testing.assert_allclose(raw.net_.module_.radius.numpy(), expected, rtol=1e-6)
+    # The paper's noise: eps ~ N(0, 4 diag Sigma_c).
+    sigma = np.stack([X64[y_train == c].std(axis=0) for c in raw.classes_])
+    np.testing.assert_allclose(raw.net_.module_.noise_std.numpy(), 2 * sigma, rtol=1e-5)
+    # radius_factor scales the radius and the noise together (default 1).
+    wider = clone(raw).set_params(radius_factor=1.5).fit(X_train, y_train)
+    np.testing.assert_allclose(wider.radius_, 1.5 * np.asarray(expected), rtol=1e-6)
+    np.testing.assert_allclose(
+        wider.net_.module_.noise_std.numpy(), 3 * sigma, rtol=1e-5
+    )
+    assert ANSOneVsRestClassifier().radius_factor == 1.0
     # It scales with the features: normalised embeddings get small radii.
     small = clone(raw).fit(X_train / 100, y_train)
     np.testing.assert_allclose(small.radius_, np.asarray(expected) / 100, rtol=1e-5)
-    fixed = clone(raw).set_params(radius=8.0).fit(X_train, y_train)
+    fixed = clone(raw).set_params(radius=8.0, radius_factor=3.0).fit(X_train, y_train)
     np.testing.assert_array_equal(fixed.radius_, 8.0)
     # By default the statistic is taken on the standardized features, the space
     # of the heads, so it does not depend on the scale of X at all.
     Z = (X64 - X64.mean(axis=0)) / X64.std(axis=0)
-    standardized = ANSOneVsRestClassifier(max_epochs=1, random_state=0)
+    standardized = ANSOneVsRestClassifier(
+        max_epochs=1, radius_factor=1.0, random_state=0
+    )
     np.testing.assert_allclose(
         standardized.fit(X_train, y_train).radius_,
         _class_spread(Z, y_train, raw.classes_),
@@ -252,7 +266,9 @@ def test_radius_auto_is_the_class_spread(blobs):
 def test_radius_of_a_single_sample_class_is_pooled():
     X = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [10.0, 14.0], [-5, 5]])
     y = np.array([0, 0, 1, 1, 2])
-    clf = ANSOneVsRestClassifier(max_epochs=1, standardize=False, random_state=0)
+    clf = ANSOneVsRestClassifier(
+        max_epochs=1, standardize=False, radius_factor=1.0, random_state=0
+    )
     clf.fit(X, y)
     # Within-class variances: class 0 (1, 0), class 1 (0, 4); pooled over the 5
     # samples: (2 / 5, 8 / 5).
@@ -410,6 +426,34 @@ def test_pickle_and_clone(fitted, blobs):
         restored.score_samples(X_test), fitted.score_samples(X_test)
     )
     assert clone(fitted).get_params() == fitted.get_params()
+
+
+def test_class_balanced_steps():
+    from skorch.dataset import Dataset
+
+    from sklearn_openset._ans import _ClassBalancedLoader
+
+    # 3 classes of unequal sizes (10, 25, 7 samples), 4 samples per class and
+    # step: ceil(42 / 12) = 4 steps, each with exactly 4 rows of every class.
+    y = np.repeat([0, 1, 2], [10, 25, 7])
+    X = np.arange(len(y), dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
+    torch.manual_seed(0)
+    loader = _ClassBalancedLoader(Dataset(X, y), n_per_class=4)
+    steps = list(loader)
+    assert len(loader) == len(steps) == 4
+    seen = []
+    for X_step, y_step in steps:
+        assert isinstance(X_step, torch.Tensor) and X_step.shape == (12, 2)
+        # Class blocks in order, the rows are the samples of those labels.
+        np.testing.assert_array_equal(y_step.numpy(), np.repeat([0, 1, 2], 4))
+        np.testing.assert_array_equal(y[X_step[:, 0].long().numpy()], y_step.numpy())
+        seen.append(X_step[:, 0].long().numpy())
+    seen = np.concatenate(seen)
+    # 16 draws per class: the 25 samples of class 1 never repeat within the
+    # epoch; the 10 of class 0 all appear before any repeats.
+    class_1 = seen[y[seen] == 1]
+    assert len(np.unique(class_1)) == 16
+    assert set(seen[y[seen] == 0][:10]) == set(np.flatnonzero(y == 0))
 
 
 def test_verbose_shows_progress(blobs, capsys):

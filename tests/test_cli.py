@@ -20,11 +20,30 @@ METRICS = ["accuracy", "macro_f1", "f1_known", "f1_open", "auroc", "closed_accur
 
 def test_evaluate_prints_the_papers_metrics(capsys, tmp_path):
     output = tmp_path / "runs.json"
-    assert main(
-        ["evaluate", "--estimators", "msp", "--seeds", "0", "1", "--output", str(output)]
-    ) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--estimators",
+                "msp",
+                "--seeds",
+                "0",
+                "1",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
-    for header in ["Accuracy", "Macro-F1", "F1-known", "F1-open", "AUROC", "Closed acc"]:
+    for header in [
+        "Accuracy",
+        "Macro-F1",
+        "F1-known",
+        "F1-open",
+        "AUROC",
+        "Closed acc",
+    ]:
         assert header in captured.out
     assert "msp" in captured.out
     assert "[2/2] msp on digits, seed 1" in captured.err

@@ -154,7 +154,9 @@ def test_scorers_use_classes_of_the_estimator(blobs):
 
 def test_scorer_reads_open_label_inside_a_pipeline(blobs):
     X_train, X_test, y_train, y_test = blobs
-    pipe = make_pipeline(StandardScaler(), MSPClassifier(threshold=0.999, open_label=-7))
+    pipe = make_pipeline(
+        StandardScaler(), MSPClassifier(threshold=0.999, open_label=-7)
+    )
     pipe.fit(X_train, y_train)
     y_test7 = np.where(y_test == -1, -7, y_test)
     assert (pipe.predict(X_test) == -7).any()

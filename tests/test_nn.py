@@ -261,9 +261,15 @@ def test_classifier32_flatten_pooling(n_outputs):
     x = torch.randn(3, 1, 28, 28)
     with torch.no_grad():
         features = net.forward_features(x)
-        maps = net.group3(net.group2(net.group1(
-            F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
-        )))
+        maps = net.group3(
+            net.group2(
+                net.group1(
+                    F.interpolate(
+                        x, size=(32, 32), mode="bilinear", align_corners=False
+                    )
+                )
+            )
+        )
     assert features.shape == (3, 2048) == (3, net.feature_dim)
     torch.testing.assert_close(features, maps.reshape(3, -1))
     assert net.head.in_features == 2048

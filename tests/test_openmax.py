@@ -36,7 +36,8 @@ def blobs():
 # algorithm (shared/reference/README.md); a faithful port reaches ~1e-14.
 @needs_reference
 @pytest.mark.parametrize(
-    "distance, suffix", [("eucos", ""), ("euclidean", "_euclidean"), ("cosine", "_cosine")]
+    "distance, suffix",
+    [("eucos", ""), ("euclidean", "_euclidean"), ("cosine", "_cosine")],
 )
 def test_matches_the_original_openmax(golden, distance, suffix):
     clf = OpenMaxClassifier("precomputed", distance=distance)
@@ -104,8 +105,10 @@ def test_scores_do_not_depend_on_the_batch(golden, monkeypatch):
     # Chunked processing gives the same numbers.
     monkeypatch.setattr(openmax_module, "_CHUNK_ROWS", 7)
     np.testing.assert_array_equal(clf.predict_open_proba(test_av), together)
-    np.testing.assert_array_equal(clf.predict(test_av), clf.predict(test_av[:7]).tolist()
-                                  + clf.predict(test_av[7:]).tolist())
+    np.testing.assert_array_equal(
+        clf.predict(test_av),
+        clf.predict(test_av[:7]).tolist() + clf.predict(test_av[7:]).tolist(),
+    )
 
 
 def test_predict_proba_is_renormalized_known_part(blobs):
@@ -153,7 +156,9 @@ def test_binary_decision_function(blobs):
     clf = OpenMaxClassifier(LogisticRegression(), tail_size=10)
     clf.fit(X_train[keep], y_train[keep])
     av = clf._activation_vectors(X_test)
-    np.testing.assert_allclose(av[:, 1] - av[:, 0], clf.estimator_.decision_function(X_test))
+    np.testing.assert_allclose(
+        av[:, 1] - av[:, 0], clf.estimator_.decision_function(X_test)
+    )
     assert clf.predict_open_proba(X_test).shape == (len(X_test), 3)
 
 
@@ -193,18 +198,33 @@ def test_default_networks():
 
 
 def test_few_correct_samples_warn_and_none_is_an_error():
-    X = np.array([[5.0, 0.0], [4.0, 1.0], [4.5, 0.2], [0.0, 5.0], [1.0, 4.0], [0.3, 4.4]])
+    X = np.array(
+        [[5.0, 0.0], [4.0, 1.0], [4.5, 0.2], [0.0, 5.0], [1.0, 4.0], [0.3, 4.4]]
+    )
     y = np.array([0, 0, 0, 1, 1, 1])
     with pytest.warns(UserWarning, match=r"fewer correctly classified .*\[3, 3\]"):
         OpenMaxClassifier("precomputed").fit(X, y)
     y_bad = np.array([0, 0, 0, 1, 1, 7])  # class 7 gets one sample, misclassified
-    X_bad = np.vstack([X[:5], [[3.0, 0.0, ]]])
+    X_bad = np.vstack(
+        [
+            X[:5],
+            [
+                [
+                    3.0,
+                    0.0,
+                ]
+            ],
+        ]
+    )
     X_bad = np.column_stack([X_bad, np.zeros(6)])
     with pytest.raises(ValueError, match=r"none of class\(es\) \[7\]"):
         OpenMaxClassifier("precomputed").fit(X_bad, y_bad)
     X_one = np.column_stack([X[:5], np.zeros(5)])
     X_one = np.vstack([X_one, [[0.0, 0.0, 9.0]]])
-    with pytest.warns(UserWarning), pytest.raises(ValueError, match=r"Weibull fit failed .*\[7\]"):
+    with (
+        pytest.warns(UserWarning),
+        pytest.raises(ValueError, match=r"Weibull fit failed .*\[7\]"),
+    ):
         OpenMaxClassifier("precomputed").fit(X_one, y_bad)
 
 
@@ -215,7 +235,9 @@ def test_bad_input(blobs):
     with pytest.raises(ValueError, match="tail_size"):
         OpenMaxClassifier(LogisticRegression(), tail_size=1).fit(X_train, y_train)
     with pytest.raises(ValueError, match="distance"):
-        OpenMaxClassifier(LogisticRegression(), distance="manhattan").fit(X_train, y_train)
+        OpenMaxClassifier(LogisticRegression(), distance="manhattan").fit(
+            X_train, y_train
+        )
     with pytest.raises(ValueError, match="open_label"):
         OpenMaxClassifier(LogisticRegression(), open_label=1).fit(X_train, y_train)
     clf = OpenMaxClassifier(LogisticRegression(), tail_size=10).fit(X_train, y_train)

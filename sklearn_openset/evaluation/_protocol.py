@@ -137,9 +137,7 @@ def _load_clinc150(seed, *, known_ratio=None, data_home=None):
     from ..datasets import load_clinc150
     from ..feature_extraction import TextEmbedder, embed_texts_cached
 
-    split = load_clinc150(
-        data_home, known_ratio=known_ratio or 0.5, random_state=seed
-    )
+    split = load_clinc150(data_home, known_ratio=known_ratio or 0.5, random_state=seed)
     raw = load_clinc150(data_home)
     embedder = TextEmbedder().fit(raw.text_train[:1])
     X_train = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")

@@ -1,0 +1,127 @@
+"""Validation of ANS's defaults on CLINC150 without the test set.
+
+The TEXTOIR dev set holds known intents only, so an open class is made inside
+each split's known intents: at ``--ratio`` known (50 %), for each seed, two
+thirds of the split's known intents (drawn with ``RandomState(1000 + seed)``)
+are trained on (their training rows) and the other third is held out; the
+dev rows of all the split's known intents are scored, the held-out intents as
+the open class. Features: frozen all-MiniLM-L6-v2 embeddings (cached). The
+test set is never loaded into a metric.
+
+Each variant is a JSON object of ``ANSOneVsRestClassifier`` parameters; the
+keys ``_radius_scale`` and ``_noise_scale`` (experiments only) multiply the
+per-class radius and noise scale that ``radius="auto"`` derives. The name
+``msp`` runs ``MSPClassifier(LogisticRegression(max_iter=1000),
+threshold=0.5)`` instead. Run from the repository root, e.g.::
+
+    SKLEARN_OPENSET_CACHE=/tmp/ans_cache python benchmarks/ans/validate_defaults.py \\
+        '{"msp": {}, "paper-like": {"max_epochs": 30, "head_dropout": 0.1},
+          "default": {}}'
+
+It prints one line per variant: the mean ± std over the seeds of the
+macro-F1, F1-known, F1-open, accuracy, the share of known dev rows accepted
+and of held-out rows rejected, the AUROC of ``score_samples`` and the
+closed-set accuracy of the known-class classifier.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier
+from sklearn_openset.datasets import load_clinc150
+from sklearn_openset.feature_extraction import TextEmbedder, embed_texts_cached
+from sklearn_openset.metrics import (
+    open_set_accuracy_score,
+    open_set_f1_score,
+    unknown_roc_auc_score,
+)
+
+
+def validation_split(raw, X_train, X_dev, seed, ratio, fraction):
+    split = load_clinc150(known_ratio=ratio, random_state=seed)
+    known = np.array(sorted(split.known_classes))
+    rng = np.random.RandomState(1000 + seed)
+    trained = rng.choice(known, round(fraction * len(known)), replace=False)
+    train_rows = np.isin(raw.y_train, trained)
+    dev_rows = np.isin(raw.y_dev, known)
+    y_dev = raw.y_dev[dev_rows].astype(object)
+    y_dev[~np.isin(raw.y_dev[dev_rows], trained)] = -1
+    return X_train[train_rows], raw.y_train[train_rows], X_dev[dev_rows], y_dev
+
+
+def make(name, params, seed):
+    if name.startswith("msp"):
+        return MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)
+    params = dict(params)
+    radius_scale = params.pop("_radius_scale", 1.0)
+    noise_scale = params.pop("_noise_scale", 1.0)
+    clf = ANSOneVsRestClassifier(random_state=seed, **params)
+    if radius_scale != 1.0 or noise_scale != 1.0:
+        statistics = ANSOneVsRestClassifier._class_statistics
+
+        def scaled(self, Z, y):
+            radius, noise = statistics(self, Z, y)
+            return radius * radius_scale, noise * noise_scale
+
+        clf._class_statistics = scaled.__get__(clf)
+    return clf
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("variants", help="JSON object: name -> parameters")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--ratio", type=float, default=0.5)
+    parser.add_argument("--fraction", type=float, default=2 / 3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raw = load_clinc150()
+    embedder = TextEmbedder().fit(raw.text_train[:1])
+    X_train = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")
+    X_dev = embed_texts_cached(embedder, raw.text_dev, name="clinc150-dev")
+    for name, params in json.loads(args.variants).items():
+        rows = []
+        cpu = time.process_time()
+        for seed in args.seeds:
+            X, y, X_val, y_val = validation_split(
+                raw, X_train, X_dev, seed, args.ratio, args.fraction
+            )
+            clf = make(name, params, seed).fit(X, y)
+            y_pred = clf.predict(X_val)
+            kw = dict(labels=clf.classes_, open_label=-1)
+            known = y_val != -1
+            closed = clf.classes_[clf.predict_proba(X_val[known]).argmax(axis=1)]
+            rows.append(
+                [
+                    open_set_f1_score(y_val, y_pred, **kw),
+                    open_set_f1_score(y_val, y_pred, average="known", **kw),
+                    open_set_f1_score(y_val, y_pred, average="open", **kw),
+                    open_set_accuracy_score(y_val, y_pred, **kw),
+                    np.mean(y_pred[known] != -1),
+                    np.mean(y_pred[~known] == -1),
+                    unknown_roc_auc_score(y_val, clf.score_samples(X_val), **kw),
+                    np.mean(closed == y_val[known]),
+                ]
+            )
+        rows = 100 * np.array(rows)
+        cells = " | ".join(
+            f"{m:.2f} ± {s:.2f}" for m, s in zip(rows.mean(axis=0), rows.std(axis=0))
+        )
+        print(
+            f"| {name} | `{json.dumps(params)}` | {cells} | "
+            f"{time.process_time() - cpu:.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
