@@ -393,21 +393,20 @@ def _top_tails(data, tail_size):
     n_classes = len(rows)
     if n_classes == 0:
         raise ValueError("data must hold at least one class, got 0.")
+    rows = [np.asarray(r, dtype=np.float64) for r in rows]  # no copy if float64
+    bad = [index for index, row in enumerate(rows) if not np.isfinite(row).all()]
+    if bad:
+        raise ValueError(f"data contains NaN or infinity (classes {bad}).")
     lengths = np.array([r.shape[0] for r in rows], dtype=np.intp)
     n_tail = np.minimum(lengths, tail_size)
     width = max(int(n_tail.max()), 1)
-    flat = np.concatenate([r.astype(np.float64) for r in rows])  # copies
-    cls = np.repeat(np.arange(n_classes), lengths)
-    if not np.isfinite(flat).all():
-        bad = np.unique(cls[~np.isfinite(flat)])
-        raise ValueError(f"data contains NaN or infinity (classes {bad.tolist()}).")
     # One partial sort per class: O(n_values) in all, where padding the
     # classes to a dense block would cost O(n_classes * largest class).
+    # np.partition returns a copy, so the caller's arrays are never modified.
     tails = np.empty((n_classes, width))
     for index, (row, k) in enumerate(zip(rows, n_tail.tolist())):
         if k == 0:
             continue
-        row = row.astype(np.float64)
         top = np.partition(row, row.shape[0] - k)[row.shape[0] - k :]
         top.sort()
         tails[index, :k] = top[::-1]
