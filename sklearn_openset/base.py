@@ -153,7 +153,32 @@ _OPTIMIZERS = {
 }
 
 
-class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseEstimator):
+class _TorchDeviceMixin:
+    """The ``device`` parameter of estimators that run torch modules.
+
+    ``"auto"`` takes CUDA when it is available; a CUDA device where there is
+    none is a clear error at fit time.
+    """
+
+    def _device_name(self):
+        device = str(self.device)
+        if device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return device
+
+    def _resolve_device(self):
+        device = self._device_name()
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but CUDA is not available here; use "
+                "device='cpu' or device='auto'."
+            )
+        return device
+
+
+class BaseDeepOpenSetClassifier(
+    _TorchDeviceMixin, OpenSetClassifierMixin, BaseEstimator
+):
     """Base of the open-set classifiers that train a torch module with skorch.
 
     Composition, not inheritance: ``fit`` builds a skorch
@@ -224,22 +249,7 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseEstimator):
             )
         return X
 
-    # -- device and randomness -----------------------------------------------
-    def _device_name(self):
-        device = str(self.device)
-        if device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return device
-
-    def _resolve_device(self):
-        device = self._device_name()
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} but CUDA is not available here; use "
-                "device='cpu' or device='auto'."
-            )
-        return device
-
+    # -- randomness -----------------------------------------------------------
     def _torch_seed(self, random_state):
         """A torch seed drawn from the fitted ``RandomState``."""
         return int(random_state.randint(np.iinfo(np.int32).max))

@@ -13,6 +13,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
+from ..base import _TorchDeviceMixin
+
 __all__ = ["TextEmbedder", "default_model_path"]
 
 #: Epochs of fine-tuning with ``fine_tune_epochs="auto"`` and labels.
@@ -102,7 +104,7 @@ def _pool(hidden, mask, pooling):
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)
 
 
-class TextEmbedder(TransformerMixin, BaseEstimator):
+class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
     """Sentence embeddings from a transformers encoder.
 
     Tokenizes the texts with ``AutoTokenizer``, runs ``AutoModel`` on them in
@@ -275,21 +277,6 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
     # -- loading -----------------------------------------------------------------
-    def _device_name(self):
-        device = str(self.device)
-        if device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return device
-
-    def _resolve_device(self):
-        device = self._device_name()
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} but CUDA is not available here; use "
-                "device='cpu' or device='auto'."
-            )
-        return device
-
     def _load(self):
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging

@@ -36,6 +36,29 @@ def _check_dropout(dropout):
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
 
 
+def _check_fully_connected(
+    n_features, n_outputs, hidden_layer_sizes, dropout, activation, *, outputs_name
+):
+    """Validated sizes, dropout and activation of a fully connected network.
+
+    Returns ``(n_features, n_outputs, hidden_layer_sizes, dropout)`` as int,
+    int, tuple of int and float; ``outputs_name`` names ``n_outputs`` in the
+    error messages.
+    """
+    n_features = _check_positive_int(n_features, "n_features")
+    n_outputs = _check_positive_int(n_outputs, outputs_name)
+    hidden_layer_sizes = tuple(
+        _check_positive_int(size, "each hidden layer size")
+        for size in hidden_layer_sizes
+    )
+    _check_dropout(dropout)
+    if activation not in _ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
+        )
+    return n_features, n_outputs, hidden_layer_sizes, float(dropout)
+
+
 class MLP(nn.Module):
     """Fully connected network from feature vectors to logits.
 
@@ -93,21 +116,18 @@ class MLP(nn.Module):
         activation="relu",
     ):
         super().__init__()
-        n_features = _check_positive_int(n_features, "n_features")
-        n_outputs = _check_positive_int(n_outputs, "n_outputs")
-        hidden_layer_sizes = tuple(
-            _check_positive_int(size, "each hidden layer size")
-            for size in hidden_layer_sizes
+        n_features, n_outputs, hidden_layer_sizes, dropout = _check_fully_connected(
+            n_features,
+            n_outputs,
+            hidden_layer_sizes,
+            dropout,
+            activation,
+            outputs_name="n_outputs",
         )
-        _check_dropout(dropout)
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
-            )
         self.n_features = n_features
         self.n_outputs = n_outputs
         self.hidden_layer_sizes = hidden_layer_sizes
-        self.dropout = float(dropout)
+        self.dropout = dropout
         self.activation = activation
 
         layers = []

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._backbones import _ACTIVATIONS, _check_dropout, _check_positive_int
+from ._backbones import _ACTIVATIONS, _check_fully_connected
 
 __all__ = [
     "OneVsRestHeads",
@@ -86,21 +86,18 @@ class OneVsRestHeads(nn.Module):
         activation="relu",
     ):
         super().__init__()
-        n_features = _check_positive_int(n_features, "n_features")
-        n_heads = _check_positive_int(n_heads, "n_heads")
-        hidden_layer_sizes = tuple(
-            _check_positive_int(size, "each hidden layer size")
-            for size in hidden_layer_sizes
+        n_features, n_heads, hidden_layer_sizes, dropout = _check_fully_connected(
+            n_features,
+            n_heads,
+            hidden_layer_sizes,
+            dropout,
+            activation,
+            outputs_name="n_heads",
         )
-        _check_dropout(dropout)
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
-            )
         self.n_features = n_features
         self.n_heads = n_heads
         self.hidden_layer_sizes = hidden_layer_sizes
-        self.dropout = float(dropout)
+        self.dropout = dropout
         self.activation = activation
         self.act = _ACTIVATIONS[activation]()
 
