@@ -3,6 +3,7 @@
 import math
 import platform
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import sklearn
@@ -174,7 +175,7 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
     samples, as CAC's.
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseDeepOpenSetClassifier._parameter_constraints,
         "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "lr_schedule": [StrOptions({"step"}), None],
