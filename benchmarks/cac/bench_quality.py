@@ -7,7 +7,7 @@ Protocol (``shared/BENCHMARKS.md``, "class-split open-set recognition"): 6 known
 * MNIST: train on the known digits of the 5k training subset (about 3000
   images), test on the full 10k test set with the unknown digits relabelled
   -1. Pixels scaled to [0, 1]; no validation split. ``--recipe plain`` (the
-  default): no augmentation. ``--recipe reference`` (small CNN only): the CAC
+  default): no augmentation. ``--recipe reference`` (the CNNs): the CAC
   reference code's MNIST recipe, for both methods alike: random resized crops
   of each training batch (``_common.RandomResizedCrop``, scale 0.7-1, active
   in train mode only), pixels standardized by the training images' mean and
@@ -67,6 +67,7 @@ from _common import (
     CrossEntropyMSP,
     SGDWeightDecay,
     check_outputs,
+    default_backbone,
     load_trial,
     machine,
     metrics,
@@ -84,22 +85,34 @@ LAMBDAS = (0.05, 0.1, 0.2, 0.4, 0.8)
 MAGNITUDES = (5.0, 10.0, 20.0)
 
 
-def _module(backbone, side):
+def _module(backbone, side, recipe):
+    # Callables: the module is built under the fit's seed.
     if backbone == "small-cnn":
-        # A callable: the module is built under the fit's seed.
         return lambda: small_cnn(6, side=side)
+    if backbone == "classifier32" and recipe == "reference":
+        # Built explicitly only to be wrapped by the recipe's input layers.
+        return lambda: default_backbone((1, side, side), 6)
     return None  # the estimator's default (MLP or classifier32)
 
 
-def run_one(dataset, backbone, method, trial, epochs, recipe="plain", **cac_params):
+def run_one(
+    dataset,
+    backbone,
+    method,
+    trial,
+    epochs,
+    recipe="plain",
+    device="cpu",
+    **cac_params,
+):
     images = backbone != "mlp"
     X_train, X_test, y_train, y_test = load_trial(dataset, trial, images)
     side = 28 if dataset == "mnist" else 8
-    params = {"max_epochs": epochs, "random_state": trial}
-    module = _module(backbone, side)
+    params = {"max_epochs": epochs, "random_state": trial, "device": device}
+    module = _module(backbone, side, recipe)
     if recipe == "reference":
-        if not images or module is None:
-            raise ValueError("the reference recipe is run with the small CNN only")
+        if not images:
+            raise ValueError("the reference recipe is run with the CNNs only")
         # The same for both methods: random resized crops (train mode only),
         # standardized pixels, SGD with weight decay 5e-6.
         module = reference_recipe(module, X_train)
@@ -119,6 +132,7 @@ def run_one(dataset, backbone, method, trial, epochs, recipe="plain", **cac_para
         dataset=dataset,
         backbone=backbone,
         recipe=recipe,
+        device=str(device),
         method=method,
         trial=trial,
         epochs=epochs,
@@ -223,6 +237,7 @@ def _choices(mnist):
         return []
     lines = ["## Headline and choices", ""]
     for backbone, recipe in (
+        ("classifier32", "reference"),
         ("small-cnn", "reference"),
         ("small-cnn", "plain"),
         ("classifier32", "plain"),
@@ -253,7 +268,7 @@ def _choices(mnist):
         ),
         "",
     ]
-    c32 = _select(mnist, backbone="classifier32") or _select(
+    c32 = _select(mnist, backbone="classifier32", recipe="plain") or _select(
         mnist, backbone="classifier32-avg"
     )
     small = _select(mnist, backbone="small-cnn", recipe="plain")
@@ -442,12 +457,17 @@ def main():
         choices=("plain", "reference"),
         default="plain",
         help=(
-            "training recipe of the MNIST small-cnn fits: 'plain' (pixels in [0, 1], "
+            "training recipe of the CNN fits: 'plain' (pixels in [0, 1], "
             "no augmentation) or 'reference' (the CAC reference code's random "
             "resized crops, standardization and weight decay 5e-6)"
         ),
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of every fit, e.g. 'cuda' (see benchmarks/GPU.md)",
+    )
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -475,10 +495,18 @@ def main():
                 if backbone == "classifier32":
                     n_trials = min(n_trials, args.classifier32_trials)
                 n_epochs = args.epochs_digits if part == "digits" else epochs[backbone]
-                recipe = args.recipe if backbone == "small-cnn" else "plain"
+                recipe = args.recipe if backbone != "mlp" else "plain"
                 for trial, method in itertools.product(range(n_trials), methods):
                     rows.append(
-                        run_one(part, backbone, method, trial, n_epochs, recipe=recipe)
+                        run_one(
+                            part,
+                            backbone,
+                            method,
+                            trial,
+                            n_epochs,
+                            recipe=recipe,
+                            device=args.device,
+                        )
                     )
         elif part == "robustness":
             for lam, alpha, trial in itertools.product(

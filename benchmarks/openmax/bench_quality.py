@@ -90,6 +90,7 @@ from sklearn_openset.datasets import (
 )
 from sklearn_openset.evaluation import evaluate_estimator, summarize
 from sklearn_openset.metrics import open_set_f1_score
+from sklearn_openset.nn import Classifier32
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "cac"))
@@ -151,42 +152,58 @@ def load_trial(dataset, trial, data_home=None):
 
 
 def make_estimator(
-    name, trial, cnn_epochs, side=28, n_classes=6, recipe="plain", img_train=None
+    name,
+    trial,
+    cnn_epochs,
+    side=28,
+    n_classes=6,
+    recipe="plain",
+    img_train=None,
+    device="cpu",
 ):
     """The unfitted estimator ``name`` of a trial.
 
-    ``recipe="reference"`` (``openmax-small-cnn`` only) wraps the small CNN in
-    the CAC benchmark's reference recipe, whose standardization takes the mean
-    and standard deviation of ``img_train``, and trains it with SGD (momentum
-    0.9, weight decay 5e-6, lr ``REFERENCE_LR``).
+    ``recipe="reference"`` (the CNNs only) wraps the CNN in the CAC
+    benchmark's reference recipe, whose standardization takes the mean and
+    standard deviation of ``img_train``, and trains it with SGD (momentum 0.9,
+    weight decay 5e-6, lr ``REFERENCE_LR``). ``device`` is the torch device of
+    the networks.
     """
-    if recipe != "plain" and name != "openmax-small-cnn":
-        raise ValueError(f"recipe {recipe!r} is run with openmax-small-cnn only")
+    if recipe != "plain" and name not in IMAGE_ESTIMATORS:
+        raise ValueError(f"recipe {recipe!r} is run with {IMAGE_ESTIMATORS} only")
+    deep = {"random_state": trial, "device": device}
     if name == "openmax-mlp":
-        return OpenMaxClassifier(random_state=trial)
-    if name == "openmax-small-cnn":
+        return OpenMaxClassifier(**deep)
+    if name in IMAGE_ESTIMATORS:
+        # Callables: the module is built under the fit's seed.
+        if name == "openmax-small-cnn":
 
-        def build():  # a callable: the module is built under the fit's seed
-            return small_cnn(n_classes, side=side)
+            def build():
+                return small_cnn(n_classes, side=side)
 
+        else:  # the estimator's default CNN for images, to wrap in the recipe
+
+            def build():
+                return Classifier32(n_classes, in_channels=1)
+
+            deep["max_epochs"] = cnn_epochs
         if recipe == "reference":
             return OpenMaxClassifier(
                 module=reference_recipe(build, img_train),
                 optimizer=SGDWeightDecay,
                 lr=REFERENCE_LR,
-                random_state=trial,
+                **deep,
             )
-        return OpenMaxClassifier(module=build, random_state=trial)
-    if name == "openmax-cnn":
-        return OpenMaxClassifier(max_epochs=cnn_epochs, random_state=trial)
+        if name == "openmax-cnn":
+            return OpenMaxClassifier(**deep)  # module=None: the default itself
+        return OpenMaxClassifier(module=build, **deep)
     if name == "openmax-lr":
         return OpenMaxClassifier(
             LogisticRegression(max_iter=1000, random_state=trial), random_state=trial
         )
     if name == "msp-lr":
-        return (
-            MSPClassifier()
-        )  # has no random_state; LogisticRegression(lbfgs) is deterministic
+        # No random_state: LogisticRegression (lbfgs) is deterministic.
+        return MSPClassifier()
     raise ValueError(name)
 
 
@@ -448,11 +465,16 @@ def main(argv=None):
         choices=RECIPES,
         default="plain",
         help=(
-            "training recipe of openmax-small-cnn (the other estimators are plain): "
+            "training recipe of the CNNs (the other estimators are plain): "
             "'plain' (the estimator's default training on pixels in [0, 1]) or "
             "'reference' (the CAC reference code's random resized crops, "
             "standardization and SGD with weight decay 5e-6, lr 0.01)"
         ),
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the networks, e.g. 'cuda' (see benchmarks/GPU.md)",
     )
     parser.add_argument(
         "--trials",
@@ -558,7 +580,7 @@ def main(argv=None):
             for name in args.estimators:
                 if name == "openmax-cnn" and trial not in cnn_trials:
                     continue
-                recipe = args.recipe if name == "openmax-small-cnn" else "plain"
+                recipe = args.recipe if name in IMAGE_ESTIMATORS else "plain"
                 label = _label({"estimator": name, "recipe": recipe})
                 X_train, X_test = (
                     (data["img_train"], data["img_test"])
@@ -573,6 +595,7 @@ def main(argv=None):
                     n_classes=len(data["known"]),
                     recipe=recipe,
                     img_train=data["img_train"],
+                    device=args.device,
                 )
                 start = time.perf_counter()
                 try:
@@ -597,6 +620,7 @@ def main(argv=None):
                     "trial": trial,
                     "estimator": name,
                     "recipe": recipe,
+                    "device": str(args.device),
                     "known_classes": data["known"],
                     "n_train": len(X_train),
                     "n_test": len(X_test),
