@@ -4,6 +4,7 @@ import copy
 import math
 import warnings
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -313,7 +314,7 @@ class CACClassifier(BaseDeepOpenSetClassifier):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseDeepOpenSetClassifier._parameter_constraints,
         "magnitude": [Interval(Real, 0, None, closed="neither")],
         "lambda_anchor": [Interval(Real, 0, None, closed="left")],

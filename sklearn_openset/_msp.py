@@ -1,6 +1,7 @@
 """Maximum softmax probability (MSP): the baseline of open-set recognition."""
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
@@ -87,7 +88,7 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     [-1, 0, 1, 2]
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
         "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "open_label": "no_validation",

@@ -2,6 +2,7 @@
 
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -206,7 +207,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     >>> y_pred = clf.predict(X_test)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseDeepOpenSetClassifier._parameter_constraints,
         "estimator": [
             HasMethods(["fit", "decision_function"]),
@@ -317,10 +318,10 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
 
     def _validate_X(self, X, *, reset, y=None):
         network = self.estimator is None
-        kwargs = dict(
-            dtype=np.float32 if network else np.float64,
-            allow_nd=network,
-        )
+        kwargs = {
+            "dtype": np.float32 if network else np.float64,
+            "allow_nd": network,
+        }
         if reset:
             return validate_data(self, X, y, ensure_min_samples=2, **kwargs)
         check_is_fitted(self)

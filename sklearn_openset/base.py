@@ -11,6 +11,7 @@ only their method.
 import copy
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -206,7 +207,7 @@ class BaseDeepOpenSetClassifier(
         torch random state is left as it was.
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "module": "no_validation",
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0.0, None, closed="neither")],

@@ -4,6 +4,7 @@ import io
 import pickle
 from contextlib import redirect_stderr, redirect_stdout
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def _mlp(n_features, n_classes):
 class TinySoftmaxNet(BaseDeepOpenSetClassifier):
     """Cross-entropy MLP with max-softmax rejection: the smallest deep method."""
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseDeepOpenSetClassifier._parameter_constraints,
         "threshold": [Interval(Real, 0, 1, closed="both")],
     }

@@ -1,6 +1,7 @@
 """Tests of the torch modules and losses in sklearn_openset.nn."""
 
 import copy
+import itertools
 import math
 import pickle
 
@@ -384,7 +385,7 @@ def test_classifier32_learns_a_tiny_task_with_cac():
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
+    assert all(b < a for a, b in itertools.pairwise(losses))
     assert losses[-1] < 0.8 * losses[0]
 
 

@@ -164,7 +164,7 @@ def test_binary_decision_function(blobs):
 
 def test_default_network_is_reproducible(blobs):
     X_train, X_test, y_train, _ = blobs
-    params = dict(max_epochs=5, tail_size=10, random_state=3)
+    params = {"max_epochs": 5, "tail_size": 10, "random_state": 3}
     first = OpenMaxClassifier(**params).fit(X_train, y_train)
     second = OpenMaxClassifier(**params).fit(X_train, y_train)
     np.testing.assert_array_equal(

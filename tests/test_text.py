@@ -28,7 +28,7 @@ from sklearn_openset.feature_extraction import (
 from sklearn_openset.metrics import open_set_f1_scorer
 from sklearn_openset.model_selection import PseudoOpenSetSplit
 
-WORDS = (
+WORDS = (  # noqa: SIM905 (one readable string of the vocabulary)
     "book a flight to from paris london rome tokyo berlin madrid please me ticket "
     "what is the weather in today tomorrow rain sunny will it be "
     "play song by some music the beatles queen adele artist "

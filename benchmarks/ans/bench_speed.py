@@ -21,7 +21,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -72,17 +72,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     wall_start = time.perf_counter()
     lines = [
         "# ANS and TextEmbedder speed on CLINC150",
         "",
         f"Command: `python {' '.join(sys.argv)}`  ",
         f"Date: {started:%Y-%m-%d %H:%M} UTC  ",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, torch "
-        f"{torch.__version__} with {args.threads} threads; the machine is shared "
-        "with other jobs (load average at start: "
-        f"{', '.join(f'{v:.1f}' for v in os.getloadavg())})",
+        (
+            f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, torch "
+            f"{torch.__version__} with {args.threads} threads; the machine is shared "
+            "with other jobs (load average at start: "
+            f"{', '.join(f'{v:.1f}' for v in os.getloadavg())})"
+        ),
         "",
     ]
     raw = load_clinc150()
@@ -108,16 +110,20 @@ def main(argv=None):
             )
         rows = np.array(rows)
         lines += [
-            "## ANS fit, 75 % known (112 classes, "
-            f"{X.shape[0]} x {X.shape[1]} embeddings)",
+            (
+                "## ANS fit, 75 % known (112 classes, "
+                f"{X.shape[0]} x {X.shape[1]} embeddings)"
+            ),
             "",
-            f"`ANSOneVsRestClassifier(random_state=r).fit`, defaults "
-            f"(max_epochs={clf.max_epochs}, batch_size={clf.batch_size} per class, "
-            f"negative_ratio={clf.negative_ratio}, heads "
-            f"{clf.head_hidden_layer_sizes}, "
-            f'negative_synthesis="{clf.negative_synthesis}"), {args.repeats} runs '
-            "(the first one in the process also pays torch's one-time imports "
-            "of its first optimizer step, about 2 s):",
+            (
+                f"`ANSOneVsRestClassifier(random_state=r).fit`, defaults "
+                f"(max_epochs={clf.max_epochs}, batch_size={clf.batch_size} per class, "
+                f"negative_ratio={clf.negative_ratio}, heads "
+                f"{clf.head_hidden_layer_sizes}, "
+                f'negative_synthesis="{clf.negative_synthesis}"), {args.repeats} runs '
+                "(the first one in the process also pays torch's one-time imports "
+                "of its first optimizer step, about 2 s):"
+            ),
             "",
             "| | mean (s) | min (s) | max (s) |",
             "|---|---|---|---|",
@@ -135,10 +141,12 @@ def main(argv=None):
             )
         lines += [
             "",
-            "The rest of the fit is the optimizer steps (fused Adam over both), the "
-            "data loading and skorch's bookkeeping. Wall times include the waits "
-            "for the cores that other jobs held; the CPU time is the work of "
-            "this process (with one thread, what the fit costs on an idle core).",
+            (
+                "The rest of the fit is the optimizer steps (fused Adam over both), the "
+                "data loading and skorch's bookkeeping. Wall times include the waits "
+                "for the cores that other jobs held; the CPU time is the work of "
+                "this process (with one thread, what the fit costs on an idle core)."
+            ),
             "",
         ]
 
@@ -163,8 +171,10 @@ def main(argv=None):
         lines += [
             f"## TextEmbedder throughput ({len(texts)} CLINC150 training sentences)",
             "",
-            "all-MiniLM-L6-v2, batches of 64, max_length 128, mean pooling, "
-            f"normalised; {args.repeats} alternating runs each, best run:",
+            (
+                "all-MiniLM-L6-v2, batches of 64, max_length 128, mean pooling, "
+                f"normalised; {args.repeats} alternating runs each, best run:"
+            ),
             "",
             "| | best (s) | sentences / s |",
             "|---|---|---|",
@@ -175,9 +185,11 @@ def main(argv=None):
         ratio = best["direct transformers call"] / best["TextEmbedder.transform"]
         lines += [
             "",
-            f"Throughput ratio TextEmbedder / direct: **{ratio:.2f}** (the embedder "
-            "sorts the sentences by length, so its batches carry less padding). "
-            f"Largest difference between the two embeddings: {max_diff:.1e}.",
+            (
+                f"Throughput ratio TextEmbedder / direct: **{ratio:.2f}** (the embedder "
+                "sorts the sentences by length, so its batches carry less padding). "
+                f"Largest difference between the two embeddings: {max_diff:.1e}."
+            ),
             "",
         ]
     wall = time.perf_counter() - wall_start

@@ -187,7 +187,7 @@ def evaluate_estimator(estimator, X_train, y_train, X_test, y_test, *, open_labe
     predict_time = time.perf_counter() - start
 
     labels = estimator.classes_
-    kwargs = dict(labels=labels, open_label=open_label)
+    kwargs = {"labels": labels, "open_label": open_label}
     return {
         "accuracy": open_set_accuracy_score(y_test, y_pred, **kwargs),
         "macro_f1": open_set_f1_score(y_test, y_pred, **kwargs),

@@ -4,6 +4,7 @@ import copy
 import os
 import sys
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -54,7 +55,8 @@ def default_model_path():
 def _check_texts(X):
     """``X`` as a list of str; raises on anything else."""
     if isinstance(X, str):
-        raise ValueError(
+        # ValueError, as scikit-learn's text vectorizers raise for a string.
+        raise ValueError(  # noqa: TRY004
             "TextEmbedder expects an iterable of strings, got a single string; "
             "wrap it in a list."
         )
@@ -222,7 +224,7 @@ class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
     ... )
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "model_name_or_path": [str, os.PathLike, None],
         "pooling": [StrOptions({"mean", "cls"})],
         "normalize": ["boolean"],
