@@ -21,7 +21,7 @@ from sklearn_openset.nn import (
     synthesize_negatives,
 )
 
-FAST = dict(max_epochs=15, batch_size=16, random_state=0)
+FAST = {"max_epochs": 15, "batch_size": 16, "random_state": 0}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -146,6 +146,52 @@ def test_synthesized_negatives_lie_in_the_shell(mode):
     assert not z_tilde.requires_grad
 
 
+@pytest.mark.parametrize("mode", ["adaptive", "projection", "noise"])
+def test_several_negatives_per_positive(mode):
+    torch.manual_seed(0)
+    heads = OneVsRestHeads(16, 3)
+    z = torch.randn(3, 40, 16)
+    radius = torch.tensor([0.3, 1.0, 4.0])
+    kwargs = {
+        "radius": radius,
+        "gamma": 2.0,
+        "noise_std": torch.full((3, 16), 0.5),
+        "mode": mode,
+    }
+    z_tilde = synthesize_negatives(heads, z, n_per_positive=3, **kwargs)
+    assert z_tilde.shape == (3, 120, 16)
+    # Row j * m + i belongs to positive i, each from its own noise draw.
+    anchors = z.repeat(1, 3, 1)
+    distance = (z_tilde - anchors).norm(dim=-1)
+    if mode != "noise":
+        assert torch.all(distance >= radius[:, None] * (1 - 1e-5))
+        assert torch.all(distance <= 2.0 * radius[:, None] * (1 + 1e-5))
+    delta = (z_tilde - anchors).view(3, 3, 40, 16)
+    assert not torch.allclose(delta[:, 0], delta[:, 1])
+    # One per positive is the default and draws the same noise as before.
+    torch.manual_seed(1)
+    one = synthesize_negatives(heads, z, **kwargs)
+    torch.manual_seed(1)
+    torch.testing.assert_close(
+        synthesize_negatives(heads, z, n_per_positive=1, **kwargs), one
+    )
+    with pytest.raises(ValueError, match="n_per_positive"):
+        synthesize_negatives(heads, z, n_per_positive=0, **kwargs)
+
+
+def test_n_synthetic(blobs):
+    X_train, X_test, y_train, y_test = blobs
+    assert ANSOneVsRestClassifier().n_synthetic == 1
+    scores = {}
+    for n in (1, 3):
+        clf = ANSOneVsRestClassifier(**{**FAST, "n_synthetic": n})
+        scores[n] = clf.fit(X_train, y_train).score_samples(X_test)
+        assert unknown_roc_auc_score(y_test, scores[n]) > 0.95
+    assert not np.allclose(scores[1], scores[3])
+    with pytest.raises(ValueError, match="n_synthetic"):
+        ANSOneVsRestClassifier(n_synthetic=0).fit(X_train, y_train)
+
+
 def test_noise_and_none_modes():
     torch.manual_seed(0)
     heads = OneVsRestHeads(4, 2)
@@ -171,7 +217,11 @@ def test_gradient_ascent_increases_the_head_loss():
     torch.manual_seed(0)
     heads = OneVsRestHeads(16, 3)
     z = torch.randn(3, 200, 16)
-    kwargs = dict(radius=torch.ones(3), gamma=2.0, noise_std=torch.full((3, 16), 0.3))
+    kwargs = {
+        "radius": torch.ones(3),
+        "gamma": 2.0,
+        "noise_std": torch.full((3, 16), 0.3),
+    }
 
     def loss(points):
         with torch.no_grad():

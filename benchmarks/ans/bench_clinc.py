@@ -30,7 +30,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 
 #: Fine-tuning of the encoder for the "finetuned" features (stage 1); the
 #: same as TextEmbedder's default fine_tune_epochs="auto" when fit gets labels.
-FINE_TUNE = dict(fine_tune_epochs=2, n_trainable_layers=2, fine_tune_lr=1e-4)
+FINE_TUNE = {"fine_tune_epochs": 2, "n_trainable_layers": 2, "fine_tune_lr": 1e-4}
 
 #: The paper's ablation (its Table 3); "ans" itself is the projection variant,
 #: the estimator's default.
@@ -89,7 +89,7 @@ def evaluate(clf, X_train, y_train, X_test, y_test):
     y_pred = clf.predict(X_test)
     scores = clf.score_samples(X_test)
     predict_time = time.perf_counter() - start
-    kw = dict(labels=clf.classes_, open_label=-1)
+    kw = {"labels": clf.classes_, "open_label": -1}
     row = {
         "accuracy": 100 * open_set_accuracy_score(y_test, y_pred, **kw),
         "macro_f1": 100 * open_set_f1_score(y_test, y_pred, **kw),
@@ -153,37 +153,49 @@ def summarize(runs, keys=("accuracy", "macro_f1", "f1_known", "f1_open", "auroc"
 NOTES = [
     "Notes:",
     "",
-    "- `ans` is `ANSOneVsRestClassifier(random_state=seed)` with its defaults: "
-    "15 epochs, head dropout 0.3, Gaussian noise "
-    "eps ~ N(0, 4 f^2 diag Sigma_c) projected onto the shell "
-    "r <= ||z~ - z|| <= 2r, r = f sqrt(2 Tr Sigma_c) per class on standardized "
-    "features with f = `radius_factor` = 1 (the paper's rule), no gradient "
-    'ascent (`negative_synthesis="projection"`). The epochs, the dropout and '
-    "the projection without ascent were chosen on a validation split inside "
-    "the known intents (`validate_defaults.py`, README), never on these test "
-    "scores. That validation preferred f = 1.5; its test results are in "
-    "`results_clinc_*_radius1.5.md`, below f = 1 in 5 of 6 settings, and the "
-    "default keeps the paper's f = 1 (see the `radius_factor` docstring). The "
-    "ablation rows change only `negative_synthesis`.",
-    "- `+ Gaussian noise` equals `ans` to the last digit: the noise "
-    "has a norm close to 2 f sqrt(Tr Sigma_c) = sqrt(2) r, already inside "
-    "[r, 2r] (high-dimensional concentration), so the "
-    "projection moves nothing; the paper reports +2.2 F1-open for the "
-    "projection on BERT.",
-    "- The gradient ascent (the paper's full Algorithm 1, k = 3 normalized "
-    "steps of 0.5 r, each projected onto the shell) lowers the macro-F1 here: "
-    "it moves the negatives to the inner radius, where the head still says "
-    "positive, and the heads become too tight around the training samples: "
-    "they reject many known test sentences (F1-known drops, F1-open less).",
-    "- `msp`: `MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)`; "
-    "`openmax`: `OpenMaxClassifier(LogisticRegression(max_iter=1000))` with its "
-    "defaults (tail 20, alpha 10, eucos distance, threshold 0): on these logits "
-    "its Weibull recalibration gives the unknown class the largest activation "
-    "for most known test sentences (F1-known far below the others; the AUROC "
-    "of its score is also lower).",
-    "- Fit times: the torch threads of the header, one benchmark process on a "
-    "2-core machine shared with other jobs; see `results_speed.md` for ANS "
-    "timings.",
+    (
+        "- `ans` is `ANSOneVsRestClassifier(random_state=seed)` with its defaults: "
+        "15 epochs, head dropout 0.3, Gaussian noise "
+        "eps ~ N(0, 4 f^2 diag Sigma_c) projected onto the shell "
+        "r <= ||z~ - z|| <= 2r, r = f sqrt(2 Tr Sigma_c) per class on standardized "
+        "features with f = `radius_factor` = 1 (the paper's rule), no gradient "
+        'ascent (`negative_synthesis="projection"`), one synthesized negative per '
+        "positive and step (`n_synthetic=1`, the paper's; 4 was tried on the "
+        "validation and not adopted, README). The epochs, the dropout and "
+        "the projection without ascent were chosen on a validation split inside "
+        "the known intents (`validate_defaults.py`, README), never on these test "
+        "scores. That validation preferred f = 1.5; its test results are in "
+        "`results_clinc_*_radius1.5.md`, below f = 1 in 5 of 6 settings, and the "
+        "default keeps the paper's f = 1 (see the `radius_factor` docstring). The "
+        "ablation rows change only `negative_synthesis`."
+    ),
+    (
+        "- `+ Gaussian noise` equals `ans` to the last digit: the noise "
+        "has a norm close to 2 f sqrt(Tr Sigma_c) = sqrt(2) r, already inside "
+        "[r, 2r] (high-dimensional concentration), so the "
+        "projection moves nothing; the paper reports +2.2 F1-open for the "
+        "projection on BERT."
+    ),
+    (
+        "- The gradient ascent (the paper's full Algorithm 1, k = 3 normalized "
+        "steps of 0.5 r, each projected onto the shell) lowers the macro-F1 here: "
+        "it moves the negatives to the inner radius, where the head still says "
+        "positive, and the heads become too tight around the training samples: "
+        "they reject many known test sentences (F1-known drops, F1-open less)."
+    ),
+    (
+        "- `msp`: `MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)`; "
+        "`openmax`: `OpenMaxClassifier(LogisticRegression(max_iter=1000))` with its "
+        "defaults (tail 20, alpha 10, eucos distance, threshold 0): on these logits "
+        "its Weibull recalibration gives the unknown class the largest activation "
+        "for most known test sentences (F1-known far below the others; the AUROC "
+        "of its score is also lower)."
+    ),
+    (
+        "- Fit times: the torch threads of the header, one benchmark process on a "
+        "2-core machine shared with other jobs; see `results_speed.md` for ANS "
+        "timings."
+    ),
     "",
 ]
 
@@ -195,21 +207,29 @@ def markdown(record):
     lines = [
         "# ANS on CLINC150 (TEXTOIR protocol)",
         "",
-        f"Command: `{record['command']}` "
-        "(with `SKLEARN_OPENSET_CACHE=/tmp/ans_cache`)  ",
+        (
+            f"Command: `{record['command']}` "
+            "(with `SKLEARN_OPENSET_CACHE=/tmp/ans_cache`)  "
+        ),
         f"Date: {record['date'][:16].replace('T', ' ')} UTC  ",
-        f"Machine: {record['machine']}, {record.get('cpus', '?')} CPU cores, "
-        f"torch {record.get('torch', '?')} ({record.get('threads', '?')} thread(s)); "
-        "shared with other jobs, so the times are indicative  ",
+        (
+            f"Machine: {record['machine']}, {record.get('cpus', '?')} CPU cores, "
+            f"torch {record.get('torch', '?')} ({record.get('threads', '?')} thread(s)); "
+            "shared with other jobs, so the times are indicative  "
+        ),
         f"Seeds: {seeds}; wall time {record['wall_time'] / 60:.1f} min",
         "",
-        "Mean ± standard deviation over the seeds, in %. Features: all-MiniLM-L6-v2 "
-        "mean-pooled, unit-norm sentence embeddings, frozen or fine-tuned on each "
-        f"split's known intents ({record['fine_tune']}). Published ANS: fine-tuned "
-        "BERT-base (paper Table 1).",
+        (
+            "Mean ± standard deviation over the seeds, in %. Features: all-MiniLM-L6-v2 "
+            "mean-pooled, unit-norm sentence embeddings, frozen or fine-tuned on each "
+            f"split's known intents ({record['fine_tune']}). Published ANS: fine-tuned "
+            "BERT-base (paper Table 1)."
+        ),
         "",
-        "| features | known | method | accuracy | macro-F1 | F1-known | F1-open "
-        "| AUROC | fit (s) |",
+        (
+            "| features | known | method | accuracy | macro-F1 | F1-known | F1-open "
+            "| AUROC | fit (s) |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (features, ratio, method), m in summary.items():
@@ -274,7 +294,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     start = time.perf_counter()
 
     def log(message):

@@ -10,7 +10,13 @@ test set is never loaded into a metric.
 
 Each variant is a JSON object of ``ANSOneVsRestClassifier`` parameters; the
 keys ``_radius_scale`` and ``_noise_scale`` (experiments only) multiply the
-per-class radius and noise scale that ``radius="auto"`` derives. The name
+per-class radius and noise scale that ``radius="auto"`` derives;
+``_shared_radius`` (true) gives every class the mean of the per-class radii
+(one ``r`` for all classes, as the paper's fixed ``r = 8``);
+``_global_scale`` (true) centres the features and divides them all by one
+number (the root mean variance) instead of standardizing each feature;
+``_n_synthetic`` (an int) synthesizes that many negatives per positive at
+each step instead of one. The name
 ``msp`` runs ``MSPClassifier(LogisticRegression(max_iter=1000),
 threshold=0.5)`` instead. Run from the repository root, e.g.::
 
@@ -35,6 +41,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier
+from sklearn_openset import _ans as _ans_module
 from sklearn_openset.datasets import load_clinc150
 from sklearn_openset.feature_extraction import TextEmbedder, embed_texts_cached
 from sklearn_openset.metrics import (
@@ -42,6 +49,7 @@ from sklearn_openset.metrics import (
     open_set_f1_score,
     unknown_roc_auc_score,
 )
+from sklearn_openset.nn import synthesize_negatives as _synthesize_negatives
 
 
 def validation_split(raw, X_train, X_dev, seed, ratio, fraction):
@@ -56,21 +64,45 @@ def validation_split(raw, X_train, X_dev, seed, ratio, fraction):
     return X_train[train_rows], raw.y_train[train_rows], X_dev[dev_rows], y_dev
 
 
+def _repeated_synthesis(n_synthetic):
+    """``synthesize_negatives`` drawing ``n_synthetic`` negatives per positive."""
+
+    def synthesize(heads, z, **kwargs):
+        parts = [_synthesize_negatives(heads, z, **kwargs) for _ in range(n_synthetic)]
+        return None if parts[0] is None else torch.cat(parts, dim=1)
+
+    return _synthesize_negatives if n_synthetic == 1 else synthesize
+
+
 def make(name, params, seed):
     if name.startswith("msp"):
         return MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)
     params = dict(params)
     radius_scale = params.pop("_radius_scale", 1.0)
     noise_scale = params.pop("_noise_scale", 1.0)
+    n_synthetic = params.pop("_n_synthetic", 1)
+    _ans_module.synthesize_negatives = _repeated_synthesis(n_synthetic)
+    shared_radius = params.pop("_shared_radius", False)
+    global_scale = params.pop("_global_scale", False)
     clf = ANSOneVsRestClassifier(random_state=seed, **params)
-    if radius_scale != 1.0 or noise_scale != 1.0:
+    if radius_scale != 1.0 or noise_scale != 1.0 or shared_radius:
         statistics = ANSOneVsRestClassifier._class_statistics
 
         def scaled(self, Z, y):
             radius, noise = statistics(self, Z, y)
+            if shared_radius:
+                radius = np.full_like(radius, radius.mean())
             return radius * radius_scale, noise * noise_scale
 
         clf._class_statistics = scaled.__get__(clf)
+    if global_scale:
+
+        def standardization(self, X):
+            X = X.astype(np.float64)
+            shift = X.mean(axis=0)
+            return shift, np.full_like(shift, np.sqrt(X.var(axis=0).mean()))
+
+        clf._standardization = standardization.__get__(clf)
     return clf
 
 
@@ -97,7 +129,7 @@ def main(argv=None):
             )
             clf = make(name, params, seed).fit(X, y)
             y_pred = clf.predict(X_val)
-            kw = dict(labels=clf.classes_, open_label=-1)
+            kw = {"labels": clf.classes_, "open_label": -1}
             known = y_val != -1
             closed = clf.classes_[clf.predict_proba(X_val[known]).argmax(axis=1)]
             rows.append(

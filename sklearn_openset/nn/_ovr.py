@@ -6,6 +6,7 @@ products instead of one head after another. The synthesis of adaptive negative
 samples is projected gradient ascent in feature space on the heads' loss.
 """
 
+import itertools
 import math
 
 import torch
@@ -104,7 +105,7 @@ class OneVsRestHeads(nn.Module):
         sizes = (n_features, *hidden_layer_sizes, 1)
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             bound = 1.0 / math.sqrt(fan_in)
             # nn.Linear's default initialisation, drawn head by head so that
             # head c is what nn.Linear would draw.
@@ -323,8 +324,9 @@ def synthesize_negatives(
     n_steps=3,
     step_size=0.5,
     mode="adaptive",
+    n_per_positive=1,
 ):
-    """Synthesize one negative sample per positive (ANS, Algorithm 1).
+    """Synthesize negative samples around each positive (ANS, Algorithm 1).
 
     Head ``c`` gets negatives near its own positives ``z[c]``: starting from
     ``z + eps``, ``eps ~ N(0, diag(noise_std[c]^2))``, the points take
@@ -353,10 +355,15 @@ def synthesize_negatives(
         ``"adaptive"``: noise, projection and ascent (ANS). ``"projection"``:
         the projected noise, no ascent. ``"noise"``: ``z + eps`` only.
         ``"none"``: no synthesis (returns None). The ablations of the paper.
+    n_per_positive : int, default=1
+        Negatives synthesized per positive, each from its own noise draw
+        (the paper: one). Row ``j * m + i`` of head ``c`` belongs to the
+        positive ``z[c, i]``.
 
     Returns
     -------
-    z_tilde : torch.Tensor of shape (n_heads, m, n_features) or None
+    z_tilde : torch.Tensor of shape (n_heads, n_per_positive * m, n_features) \
+or None
         The synthesized negatives, detached from the graph.
 
     Examples
@@ -375,7 +382,12 @@ def synthesize_negatives(
         raise ValueError(f"mode must be one of {SYNTHESIS_MODES}, got {mode!r}.")
     if mode == "none":
         return None
+    n_per_positive = int(n_per_positive)
+    if n_per_positive < 1:
+        raise ValueError(f"n_per_positive must be at least 1, got {n_per_positive}.")
     z = z.detach()
+    if n_per_positive > 1:
+        z = z.repeat(1, n_per_positive, 1)
     radius = radius.to(z)
     eps = (
         torch.randn(z.shape, dtype=z.dtype, device=z.device)
