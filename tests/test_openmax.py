@@ -272,3 +272,23 @@ def test_cuda_fit_predict(blobs):
     proba = clf.predict_open_proba(X_test)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
     assert unknown_roc_auc_score(y_test, clf.score_samples(X_test)) > 0.8
+
+
+@pytest.mark.parametrize("metric", ["eucos", "euclidean", "cosine"])
+def test_fit_distances_match_cdist(metric):
+    # The fit's per-class distances (|a|^2 - 2 a.m + |m|^2, one product per
+    # class) equal the cdist-based distances used at prediction.
+    from sklearn_openset._openmax import _av_distances, _distances_to_class_means
+
+    rng = np.random.RandomState(0)
+    counts = np.array([5, 1, 12])
+    av_by_class = rng.normal(size=(counts.sum(), 4)) * 30
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    means = rng.normal(size=(3, 4)) * 30
+    per_class = _distances_to_class_means(av_by_class, means, starts, ends, metric)
+    assert [len(d) for d in per_class] == counts.tolist()
+    for c, distances in enumerate(per_class):
+        rows = av_by_class[starts[c] : ends[c]]
+        expected = _av_distances(rows, means[c : c + 1], metric)[:, 0]
+        np.testing.assert_allclose(distances, expected, rtol=1e-10, atol=1e-12)
