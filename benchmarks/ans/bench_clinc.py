@@ -252,7 +252,9 @@ def markdown(record):
             by_ratio.setdefault(ratio, []).append(value)
         lines += [
             "",
-            "Fine-tuning time of the encoder per split (one thread, shared machine): "
+            "Fine-tuning time of the encoder per split, mean over the seeds, taken when "
+            "the split's embeddings were made and cached (1 or 2 torch threads, a "
+            "machine shared with other jobs): "
             + ", ".join(
                 f"{ratio:.0%} known {np.mean(times):.0f} s"
                 for ratio, times in sorted(by_ratio.items())

@@ -586,7 +586,10 @@ def render_markdown(r):
     add("| ratio | value | target |")
     add("|---|---|---|")
     for name, value in r["ratios"].items():
-        add(f"| {name} | {value:.1f}x | {targets.get(name, '-')} |")
+        # Two decimals below 10: a ratio of 0.96 must not read as 1.0 next to
+        # the target ">= 1".
+        shown = f"{value:.2f}" if value < 10 else f"{value:.1f}"
+        add(f"| {name} | {shown}x | {targets.get(name, '-')} |")
     add("")
     if "libmr_error" in r:
         add(f"libMR reference failed: `{r['libmr_error']}`\n")
