@@ -810,15 +810,7 @@ def render_markdown(r):
         add(f"- **{name}**: {DESCRIPTIONS[name].format(e=cnn_epochs)}")
     add("")
     lines += _headline(r)
-    cols = [
-        "auroc",
-        "macro_f1",
-        "closed_accuracy",
-        "f1_open",
-        "accuracy",
-        "fit_time",
-        "predict_time",
-    ]
+    cols = METRICS
     for dataset, summary in r["summary"].items():
         add(f"## {dataset}\n")
         add("| estimator | trials | " + " | ".join(HEADERS[c] for c in cols) + " |")
