@@ -117,20 +117,6 @@ class _ANSNet(NeuralNet):
                 shift=params["shift"],
                 scale=params["scale"],
             )
-        classifier = self.module_.classifier
-        device = next(classifier.parameters(), torch.zeros(())).device
-        was_training = classifier.training
-        with torch.no_grad():
-            # Eval mode: a probe must not move BatchNorm statistics.
-            probe = classifier.eval()(
-                torch.zeros(2, params["n_features"], device=device)
-            )
-        classifier.train(was_training)
-        if probe.shape != (2, params["n_classes"]):
-            raise ValueError(
-                f"The classifier module maps 2 samples to shape {tuple(probe.shape)}; "
-                f"ANS needs one logit per class: (2, {params['n_classes']})."
-            )
         self.classifier_time_ = 0.0
         self.heads_time_ = 0.0
         return self
@@ -650,11 +636,6 @@ default="projection"
     def _class_logits(self, X):
         X = self._validate_predict_data(X, allow_nd=False)
         logits = self._forward(X, method="classify").numpy()
-        if logits.ndim != 2 or logits.shape[1] != len(self.classes_):
-            raise ValueError(
-                f"The classifier module outputs shape {logits.shape[1:]} per sample; "
-                f"ANS needs one logit per class ({len(self.classes_)})."
-            )
         return logits.astype(np.float64, copy=False)
 
     def ovr_decision_function(self, X):
@@ -711,11 +692,6 @@ default="projection"
     def _closed_set_index_and_score(self, X):
         X = self._validate_predict_data(X, allow_nd=False)
         class_logits, head_logits = self._forward(X)
-        if class_logits.ndim != 2 or class_logits.shape[1] != len(self.classes_):
-            raise ValueError(
-                f"The classifier module outputs shape {tuple(class_logits.shape[1:])} "
-                f"per sample; ANS needs one logit per class ({len(self.classes_)})."
-            )
         index = class_logits.argmax(dim=1).numpy()
         score = head_logits.max(dim=1).values.numpy().astype(np.float64, copy=False)
         return index, score

@@ -98,6 +98,18 @@ class _CACNeuralNet(NeuralNet):
         return total
 
 
+def _step_lr_schedule(max_epochs):
+    """The paper's schedule as a named skorch callback: lr / 10 after half the epochs."""
+    return (
+        "lr_schedule",
+        LRScheduler(
+            policy=torch.optim.lr_scheduler.StepLR,
+            step_size=math.ceil(max_epochs / 2),
+            gamma=0.1,
+        ),
+    )
+
+
 class CACClassifier(BaseDeepOpenSetClassifier):
     """Open-set classifier trained with the Class Anchor Clustering loss.
 
@@ -373,11 +385,11 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             f"{tuple(input_shape)}. Pass a module for other inputs."
         )
 
-    def _make_module(self, default_factory):
+    def _make_module(self, default_factory, X_probe):
         # Called by the base under the fit's torch seed: the backbone (the
         # default, a copy of the given module or a fresh build) with the
         # anchor distance layer on top.
-        backbone = super()._make_module(default_factory)
+        backbone = super()._make_module(default_factory, X_probe)
         if isinstance(backbone, CACNet):
             raise TypeError(
                 "module must output logits; CACClassifier adds the anchors itself. "
@@ -399,16 +411,7 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             ),
         ]
         if self.lr_schedule == "step":
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    LRScheduler(
-                        policy=torch.optim.lr_scheduler.StepLR,
-                        step_size=math.ceil(self.max_epochs / 2),
-                        gamma=0.1,
-                    ),
-                )
-            )
+            callbacks.append(_step_lr_schedule(self.max_epochs))
         if validation:
             callbacks += [
                 ("valid_anchor_loss", PassthroughScoring("valid_anchor_loss")),

@@ -256,24 +256,51 @@ class BaseDeepOpenSetClassifier(
         return int(random_state.randint(np.iinfo(np.int32).max))
 
     # -- the network ---------------------------------------------------------
-    def _make_module(self, default_factory):
-        """The module to train: the default, a deep copy, or a fresh build."""
+    def _make_module(self, default_factory, X_probe):
+        """The module to train: the default, a deep copy, or a fresh build.
+
+        It must map the samples ``X_probe`` to one logit per class; checked
+        here, before any training, so that a module built for another number
+        of classes fails with a message rather than a shape error at predict.
+        """
         if self.module is None:
-            return default_factory()
-        if isinstance(self.module, torch.nn.Module):
-            return copy.deepcopy(self.module)
-        if callable(self.module):
+            module = default_factory()
+        elif isinstance(self.module, torch.nn.Module):
+            module = copy.deepcopy(self.module)
+        elif callable(self.module):
             module = self.module()
             if not isinstance(module, torch.nn.Module):
                 raise TypeError(
                     "module must be a torch.nn.Module, a callable returning one, or "
                     f"None; calling {self.module!r} returned {type(module).__name__}."
                 )
-            return module
-        raise TypeError(
-            "module must be a torch.nn.Module, a callable returning one, or None; "
-            f"got {type(self.module).__name__}."
-        )
+        else:
+            raise TypeError(
+                "module must be a torch.nn.Module, a callable returning one, or "
+                f"None; got {type(self.module).__name__}."
+            )
+        return self._checked_logits(module, X_probe)
+
+    def _checked_logits(self, module, X_probe):
+        # Eval mode and no gradient: the probe moves no BatchNorm statistic and
+        # draws no dropout mask, so training is the same with or without it.
+        # A module given on a GPU stays there for the probe.
+        parameter = next(module.parameters(), None)
+        device = None if parameter is None else parameter.device
+        was_training = module.training
+        with torch.no_grad():
+            output = module.eval()(torch.as_tensor(X_probe, device=device))
+        module.train(was_training)
+        logits = output[0] if isinstance(output, tuple) else output
+        expected = (len(X_probe), len(self.classes_))
+        if tuple(logits.shape) != expected:
+            raise ValueError(
+                f"module maps {len(X_probe)} samples to shape "
+                f"{tuple(logits.shape)}; {type(self).__name__} needs one logit per "
+                f"class, shape {expected} for the {len(self.classes_)} classes in y. "
+                f"Give the module's last layer {len(self.classes_)} outputs."
+            )
+        return module
 
     def _optimizer_and_kwargs(self):
         if isinstance(self.optimizer, str):
@@ -338,7 +365,7 @@ class BaseDeepOpenSetClassifier(
         devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            module = self._make_module(default_module)
+            module = self._make_module(default_module, X[:2])
             self.net_ = net_class(module=module, **kwargs)
             with warnings.catch_warnings():
                 # skorch warns when the module is passed initialized; we do that

@@ -15,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import Callback
 from torch import nn
 
+from sklearn_openset import ANSOneVsRestClassifier, CACClassifier, OpenMaxClassifier
 from sklearn_openset.base import BaseDeepOpenSetClassifier
 from sklearn_openset.datasets import make_open_set_blobs
 from sklearn_openset.utils._testing import EXPECTED_FAILED_CHECKS
@@ -132,6 +133,67 @@ def test_module_instance_is_copied_not_trained_in_place(blobs):
     TinySoftmaxNet(module=lambda: _mlp(X_train.shape[1], 3)).fit(X_train, y_train)
     with pytest.raises(TypeError, match="module must be"):
         TinySoftmaxNet(module=lambda: "not a module").fit(X_train, y_train)
+
+
+@pytest.mark.parametrize(
+    "make_estimator",
+    [
+        TinySoftmaxNet,
+        OpenMaxClassifier,
+        CACClassifier,
+        ANSOneVsRestClassifier,
+    ],
+    ids=lambda cls: cls.__name__,
+)
+def test_module_with_wrong_number_of_logits_fails_before_training(
+    blobs, make_estimator
+):
+    X_train, _, y_train, _ = blobs
+    n_features = X_train.shape[1]
+    trained = []
+
+    class Recorder(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            trained.append(True)
+
+    clf = make_estimator(
+        module=lambda: _mlp(n_features, 5),  # 3 classes in y
+        max_epochs=1,
+        callbacks=[("recorder", Recorder())],
+    )
+    with pytest.raises(ValueError, match=r"one logit per class, shape \(2, 3\)"):
+        clf.fit(X_train, y_train)
+    assert not trained
+
+
+class _LogitsAndFeatures(nn.Module):
+    def __init__(self, n_features, n_logits):
+        super().__init__()
+        self.linear = nn.Linear(n_features, n_logits)
+
+    def forward(self, x):
+        return self.linear(x), x
+
+
+def test_module_probe_leaves_batchnorm_statistics_alone(blobs):
+    X_train, _, y_train, _ = blobs
+    clf = TinySoftmaxNet()
+    clf.classes_ = np.unique(y_train)
+    probe = X_train[:2].astype(np.float32)  # as fit validates it
+    module = nn.Sequential(nn.Linear(X_train.shape[1], 8), nn.BatchNorm1d(8))
+    module.append(nn.Linear(8, 3))
+    clf.module = module
+    built = clf._make_module(None, probe)
+    assert built is not module and built.training
+    bn = built[1]
+    assert bn.num_batches_tracked.item() == 0
+    torch.testing.assert_close(bn.running_mean, torch.zeros(8))
+    # A module with several outputs: the first is the logits.
+    clf.module = _LogitsAndFeatures(X_train.shape[1], 3)
+    clf._make_module(None, probe)
+    clf.module = _LogitsAndFeatures(X_train.shape[1], 4)
+    with pytest.raises(ValueError, match="Give the module's last layer 3 outputs"):
+        clf._make_module(None, probe)
 
 
 def test_training_learns(blobs):
