@@ -1,6 +1,5 @@
 """Shared parts of the CAC benchmarks: data, the cross-entropy baseline, metrics."""
 
-import math
 import platform
 from numbers import Real
 from typing import ClassVar
@@ -10,7 +9,6 @@ import sklearn
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch.callbacks import LRScheduler
 from torch import nn
 from torch.nn import functional as F
 
@@ -81,6 +79,40 @@ def small_cnn(n_classes, in_channels=1, side=28):
         nn.Dropout(0.2),
         nn.Linear(flat, 128),
         nn.ReLU(),
+        nn.Linear(128, n_classes),
+    )
+
+
+def compact_cnn(n_classes, in_channels=1):
+    """A CPU-sized CNN built like classifier32 (about 7x cheaper on MNIST).
+
+    Five 3x3 convolutions in three groups (32-32, 64-64, 128 channels), each
+    followed by BatchNorm and LeakyReLU(0.2) as in classifier32, 2x2 max
+    pooling between the groups, global max pooling of the 128 maps, dropout
+    0.2 and one logit per class. About 22 million multiply-adds per 28x28
+    image against classifier32's 163 million, so that five trials of two
+    methods train to a plateau on two CPU cores within the hour. Any image
+    side of at least 4 pixels works (the pooling is global).
+    """
+
+    def block(width_in, width_out):
+        return (
+            nn.Conv2d(width_in, width_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width_out),
+            nn.LeakyReLU(0.2),
+        )
+
+    return nn.Sequential(
+        *block(in_channels, 32),
+        *block(32, 32),
+        nn.MaxPool2d(2),
+        *block(32, 64),
+        *block(64, 64),
+        nn.MaxPool2d(2),
+        *block(64, 128),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
         nn.Linear(128, n_classes),
     )
 
@@ -212,22 +244,13 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        from sklearn_openset._cac import _ArrayBatches
+        from sklearn_openset._cac import _ArrayBatches, _step_lr_schedule
 
         X, y_encoded = self._validate_fit_data(X, y)
         n_classes = len(self.classes_)
         callbacks = self._callbacks()
         if self.lr_schedule == "step":
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    LRScheduler(
-                        policy=torch.optim.lr_scheduler.StepLR,
-                        step_size=math.ceil(self.max_epochs / 2),
-                        gamma=0.1,
-                    ),
-                )
-            )
+            callbacks.append(_step_lr_schedule(self.max_epochs))
         self._fit_net(
             X,
             y_encoded,
