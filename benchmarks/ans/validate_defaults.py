@@ -5,8 +5,11 @@ each split's known intents: at ``--ratio`` known (50 %), for each seed, two
 thirds of the split's known intents (drawn with ``RandomState(1000 + seed)``)
 are trained on (their training rows) and the other third is held out; the
 dev rows of all the split's known intents are scored, the held-out intents as
-the open class. Features: frozen all-MiniLM-L6-v2 embeddings (cached). The
-test set is never loaded into a metric.
+the open class. Features: frozen all-MiniLM-L6-v2 embeddings (cached), or,
+with ``--fine-tune``, the encoder fine-tuned per seed on the training rows of
+the trained intents only (the held-out third stays unseen, as unknown intents
+are), then embedded (cached per seed and fine-tuning setting). The test set is
+never loaded into a metric.
 
 Each variant is a JSON object of ``ANSOneVsRestClassifier`` parameters; the
 keys ``_radius_scale`` and ``_noise_scale`` (experiments only) multiply the
@@ -43,7 +46,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier
 from sklearn_openset import _ans as _ans_module
 from sklearn_openset.datasets import load_clinc150
-from sklearn_openset.feature_extraction import TextEmbedder, embed_texts_cached
+from sklearn_openset.feature_extraction import (
+    TextEmbedder,
+    embed_texts_cached,
+    get_cache_home,
+)
 from sklearn_openset.metrics import (
     open_set_accuracy_score,
     open_set_f1_score,
@@ -52,7 +59,8 @@ from sklearn_openset.metrics import (
 from sklearn_openset.nn import synthesize_negatives as _synthesize_negatives
 
 
-def validation_split(raw, X_train, X_dev, seed, ratio, fraction):
+def validation_rows(raw, seed, ratio, fraction):
+    """Rows of the trained intents in train, of all known intents in dev, dev labels."""
     split = load_clinc150(known_ratio=ratio, random_state=seed)
     known = np.array(sorted(split.known_classes))
     rng = np.random.RandomState(1000 + seed)
@@ -61,7 +69,33 @@ def validation_split(raw, X_train, X_dev, seed, ratio, fraction):
     dev_rows = np.isin(raw.y_dev, known)
     y_dev = raw.y_dev[dev_rows].astype(object)
     y_dev[~np.isin(raw.y_dev[dev_rows], trained)] = -1
+    return train_rows, dev_rows, y_dev
+
+
+def validation_split(raw, X_train, X_dev, seed, ratio, fraction):
+    train_rows, dev_rows, y_dev = validation_rows(raw, seed, ratio, fraction)
     return X_train[train_rows], raw.y_train[train_rows], X_dev[dev_rows], y_dev
+
+
+def finetuned_validation_split(raw, seed, ratio, fraction, fine_tune):
+    """The split on an encoder fine-tuned on the trained intents only (cached)."""
+    train_rows, dev_rows, y_dev = validation_rows(raw, seed, ratio, fraction)
+    folder = get_cache_home() / "benchmarks" / "ans"
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = "-".join(f"{k}{v}" for k, v in sorted(fine_tune.items()))
+    path = folder / f"validation-{ratio}-{fraction:.4f}-{seed}-{tag}.npz"
+    y = raw.y_train[train_rows]
+    if path.is_file():
+        with np.load(path) as cached:
+            return cached["X"], y, cached["X_val"], y_dev, float(cached["time"])
+    texts = [t for t, keep in zip(raw.text_train, train_rows) if keep]
+    start = time.perf_counter()
+    embedder = TextEmbedder(random_state=seed, **fine_tune).fit(texts, y)
+    fine_tune_time = time.perf_counter() - start
+    X = embedder.transform(texts)
+    X_val = embedder.transform([t for t, k in zip(raw.text_dev, dev_rows) if k])
+    np.savez(path, X=X, X_val=X_val, time=fine_tune_time)
+    return X, y, X_val, y_dev, fine_tune_time
 
 
 def _repeated_synthesis(n_synthetic):
@@ -113,6 +147,16 @@ def main(argv=None):
     parser.add_argument("--ratio", type=float, default=0.5)
     parser.add_argument("--fraction", type=float, default=2 / 3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--fine-tune",
+        default=None,
+        help=(
+            "JSON object of TextEmbedder fine-tuning parameters (e.g. "
+            '\'{"fine_tune_epochs": 2, "n_trainable_layers": 2}\'): the features '
+            "come from the encoder fine-tuned on each seed's trained intents "
+            "(never on the held-out ones), instead of the frozen encoder"
+        ),
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -124,9 +168,14 @@ def main(argv=None):
         rows = []
         cpu = time.process_time()
         for seed in args.seeds:
-            X, y, X_val, y_val = validation_split(
-                raw, X_train, X_dev, seed, args.ratio, args.fraction
-            )
+            if args.fine_tune is None:
+                X, y, X_val, y_val = validation_split(
+                    raw, X_train, X_dev, seed, args.ratio, args.fraction
+                )
+            else:
+                X, y, X_val, y_val, _ = finetuned_validation_split(
+                    raw, seed, args.ratio, args.fraction, json.loads(args.fine_tune)
+                )
             clf = make(name, params, seed).fit(X, y)
             y_pred = clf.predict(X_val)
             kw = {"labels": clf.classes_, "open_label": -1}
