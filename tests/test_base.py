@@ -196,6 +196,28 @@ def test_module_probe_leaves_batchnorm_statistics_alone(blobs):
         clf._make_module(None, probe)
 
 
+def test_module_probe_does_not_change_training(blobs, monkeypatch):
+    X_train, X_test, y_train, _ = blobs
+
+    def module():
+        return nn.Sequential(
+            nn.Linear(X_train.shape[1], 16),
+            nn.BatchNorm1d(16),
+            nn.ReLU(),
+            nn.Dropout(0.3),
+            nn.Linear(16, 3),
+        )
+
+    checked = TinySoftmaxNet(module=module, random_state=0).fit(X_train, y_train)
+    monkeypatch.setattr(
+        TinySoftmaxNet, "_checked_logits", lambda self, module, X_probe: module
+    )
+    unchecked = TinySoftmaxNet(module=module, random_state=0).fit(X_train, y_train)
+    np.testing.assert_array_equal(
+        checked.predict_proba(X_test), unchecked.predict_proba(X_test)
+    )
+
+
 def test_training_learns(blobs):
     X_train, X_test, y_train, y_test = blobs
     clf = TinySoftmaxNet(max_epochs=20, random_state=0).fit(X_train, y_train)
