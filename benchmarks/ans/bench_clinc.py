@@ -111,25 +111,40 @@ def frozen_features(raw, split, embedder):
     return X_train[known], raw.y_train[known], X_test
 
 
-def finetuned_features(raw, split, ratio, seed, log):
-    """Fine-tune on the split's known training rows; embeddings cached per split."""
+def cached_fine_tuned_embeddings(name, texts, y, other_texts, fine_tune, seed):
+    """``texts`` and ``other_texts`` embedded by the encoder fine-tuned on ``(texts, y)``.
+
+    Cached as ``<cache>/benchmarks/ans/<name>-<fine_tune settings>.npz``;
+    returns ``(X, X_other, fine_tune_seconds)``.
+    """
     folder = get_cache_home() / "benchmarks" / "ans"
     folder.mkdir(parents=True, exist_ok=True)
-    tag = "-".join(f"{k}{v}" for k, v in sorted(FINE_TUNE.items()))
-    path = folder / f"clinc150-finetuned-{ratio}-{seed}-{tag}.npz"
+    tag = "-".join(f"{k}{v}" for k, v in sorted(fine_tune.items()))
+    path = folder / f"{name}-{tag}.npz"
+    if path.is_file():
+        with np.load(path) as cached:
+            return cached["X_train"], cached["X_test"], float(cached["time"])
+    start = time.perf_counter()
+    embedder = TextEmbedder(random_state=seed, **fine_tune).fit(texts, y)
+    fine_tune_time = time.perf_counter() - start
+    X, X_other = embedder.transform(texts), embedder.transform(other_texts)
+    np.savez(path, X_train=X, X_test=X_other, time=fine_tune_time)
+    return X, X_other, fine_tune_time
+
+
+def finetuned_features(raw, split, ratio, seed):
+    """Fine-tune on the split's known training rows; embeddings cached per split."""
     known = np.isin(raw.y_train, split.known_classes)
     texts = [t for t, k in zip(raw.text_train, known) if k]
     y_train = raw.y_train[known]
-    if path.is_file():
-        with np.load(path) as cached:
-            return cached["X_train"], y_train, cached["X_test"], float(cached["time"])
-    start = time.perf_counter()
-    embedder = TextEmbedder(random_state=seed, **FINE_TUNE).fit(texts, y_train)
-    fine_tune_time = time.perf_counter() - start
-    log(f"  fine-tuned on {len(texts)} sentences in {fine_tune_time:.0f} s")
-    X_train = embedder.transform(texts)
-    X_test = embedder.transform(raw.text_test)
-    np.savez(path, X_train=X_train, X_test=X_test, time=fine_tune_time)
+    X_train, X_test, fine_tune_time = cached_fine_tuned_embeddings(
+        f"clinc150-finetuned-{ratio}-{seed}",
+        texts,
+        y_train,
+        raw.text_test,
+        FINE_TUNE,
+        seed,
+    )
     return X_train, y_train, X_test, fine_tune_time
 
 
@@ -314,8 +329,9 @@ def main(argv=None):
                     X_train, y_train, X_test = frozen_features(raw, split, embedder)
                 else:
                     X_train, y_train, X_test, ft_time = finetuned_features(
-                        raw, split, ratio, seed, log
+                        raw, split, ratio, seed
                     )
+                    log(f"  fine-tuned on {len(X_train)} sentences in {ft_time:.0f} s")
                     extra["fine_tune_time"] = ft_time
                 candidates = {
                     k: v for k, v in methods(seed).items() if k in args.methods

@@ -41,16 +41,15 @@ import time
 
 import numpy as np
 import torch
+
+# Run as a script: its folder is on sys.path.
+from bench_clinc import cached_fine_tuned_embeddings
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier
 from sklearn_openset import _ans as _ans_module
 from sklearn_openset.datasets import load_clinc150
-from sklearn_openset.feature_extraction import (
-    TextEmbedder,
-    embed_texts_cached,
-    get_cache_home,
-)
+from sklearn_openset.feature_extraction import TextEmbedder, embed_texts_cached
 from sklearn_openset.metrics import (
     open_set_accuracy_score,
     open_set_f1_score,
@@ -80,22 +79,16 @@ def validation_split(raw, X_train, X_dev, seed, ratio, fraction):
 def finetuned_validation_split(raw, seed, ratio, fraction, fine_tune):
     """The split on an encoder fine-tuned on the trained intents only (cached)."""
     train_rows, dev_rows, y_dev = validation_rows(raw, seed, ratio, fraction)
-    folder = get_cache_home() / "benchmarks" / "ans"
-    folder.mkdir(parents=True, exist_ok=True)
-    tag = "-".join(f"{k}{v}" for k, v in sorted(fine_tune.items()))
-    path = folder / f"validation-{ratio}-{fraction:.4f}-{seed}-{tag}.npz"
     y = raw.y_train[train_rows]
-    if path.is_file():
-        with np.load(path) as cached:
-            return cached["X"], y, cached["X_val"], y_dev, float(cached["time"])
-    texts = [t for t, keep in zip(raw.text_train, train_rows) if keep]
-    start = time.perf_counter()
-    embedder = TextEmbedder(random_state=seed, **fine_tune).fit(texts, y)
-    fine_tune_time = time.perf_counter() - start
-    X = embedder.transform(texts)
-    X_val = embedder.transform([t for t, k in zip(raw.text_dev, dev_rows) if k])
-    np.savez(path, X=X, X_val=X_val, time=fine_tune_time)
-    return X, y, X_val, y_dev, fine_tune_time
+    X, X_val, _ = cached_fine_tuned_embeddings(
+        f"validation-{ratio}-{fraction:.4f}-{seed}",
+        [t for t, keep in zip(raw.text_train, train_rows) if keep],
+        y,
+        [t for t, keep in zip(raw.text_dev, dev_rows) if keep],
+        fine_tune,
+        seed,
+    )
+    return X, y, X_val, y_dev
 
 
 def _repeated_synthesis(n_synthetic):
@@ -173,7 +166,7 @@ def main(argv=None):
                     raw, X_train, X_dev, seed, args.ratio, args.fraction
                 )
             else:
-                X, y, X_val, y_val, _ = finetuned_validation_split(
+                X, y, X_val, y_val = finetuned_validation_split(
                     raw, seed, args.ratio, args.fraction, json.loads(args.fine_tune)
                 )
             clf = make(name, params, seed).fit(X, y)
