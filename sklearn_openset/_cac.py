@@ -156,6 +156,11 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         reports AUROC only and gives no threshold; ``"auto"`` accepts 95% of
         the correctly classified training samples (the threshold is the 5%
         quantile of their ``score_samples``, computed with the final anchors).
+        With ``validation_fraction``, it accepts 95% of the correctly
+        classified held-out samples instead: a network pulls the samples it
+        trained on closer to their anchors than new ones, so on small data
+        a threshold from the training samples rejects more than 5% of new
+        known inputs, and one from held-out samples does not.
     validation_fraction : float in (0, 1) or None, default=None
         ``None`` keeps the weights of the last epoch. A fraction holds out
         that share of the training samples (stratified, drawn with
@@ -163,9 +168,10 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         (``valid_anchor_loss`` in ``net_.history``) and keeps the weights of
         the epoch where it is lowest, as the reference code keeps the
         checkpoint with the lowest validation anchor loss. The held-out
-        samples are not trained on; the anchors and the ``"auto"`` threshold
-        are computed on all of ``X``. The default departs from the reference
-        so that every sample is trained on, which matters for small data.
+        samples are not trained on; the anchors are computed on all of
+        ``X``, and the ``"auto"`` threshold on the held-out samples only
+        (see ``threshold``). The default departs from the reference so that
+        every sample is trained on, which matters for small data.
     lr_schedule : {"step"} or None, default="step"
         ``"step"``: the paper's schedule, ``lr`` for the first
         ``ceil(max_epochs / 2)`` epochs, then ``lr / 10`` (e.g. 0.01 then
@@ -459,15 +465,18 @@ class CACClassifier(BaseDeepOpenSetClassifier):
 
         validation = self.validation_fraction is not None
         X_fit, y_fit, net_kwargs = X, y_encoded, {}
+        calibration_rows = np.arange(len(X))
         if validation:
-            X_fit, X_valid, y_fit, y_valid = train_test_split(
-                X,
-                y_encoded,
+            train_rows, calibration_rows = train_test_split(
+                np.arange(len(X)),
                 test_size=self.validation_fraction,
                 stratify=y_encoded,
                 random_state=random_state.randint(np.iinfo(np.int32).max),
             )
-            net_kwargs["train_split"] = predefined_split(Dataset(X_valid, y_valid))
+            X_fit, y_fit = X[train_rows], y_encoded[train_rows]
+            net_kwargs["train_split"] = predefined_split(
+                Dataset(X[calibration_rows], y_encoded[calibration_rows])
+            )
 
         self._fit_net(
             X_fit,
@@ -491,11 +500,15 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             else history[-1, "epoch"]
         )
         self.input_shape_ = tuple(X.shape[1:])
-        self._set_anchors(X, y_encoded)
+        self._set_anchors(X, y_encoded, calibration_rows)
         return self
 
-    def _set_anchors(self, X, y_encoded):
-        """Re-centre the anchors on the training data and calibrate the threshold."""
+    def _set_anchors(self, X, y_encoded, calibration_rows):
+        """Re-centre the anchors on ``X`` and calibrate the threshold.
+
+        The ``"auto"`` threshold is calibrated on ``X[calibration_rows]``:
+        all of ``X``, or the held-out samples with ``validation_fraction``.
+        """
         n_classes = len(self.classes_)
         logits, distances = self._forward(X)
         logits = logits.to(torch.float64)
@@ -524,11 +537,13 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             # distance layer of the fitted module does in _forward.
             layer = copy.deepcopy(module.distance).to(device="cpu", dtype=logits.dtype)
             with torch.no_grad():
-                new_distances = layer(logits)
+                new_distances = layer(logits[torch.as_tensor(calibration_rows)])
             scores = -cac_rejection_score(new_distances).min(dim=1).values.numpy()
-            accepted = new_distances.argmin(dim=1).numpy() == y_encoded
+            accepted = (
+                new_distances.argmin(dim=1).numpy() == y_encoded[calibration_rows]
+            )
             # With no correctly classified sample at all (a failed training),
-            # calibrate on every training sample rather than fail.
+            # calibrate on all of them rather than fail.
             self.threshold_ = self._resolve_threshold(
                 scores[accepted] if accepted.any() else scores,
                 accept_rate=_ACCEPT_RATE,

@@ -384,6 +384,29 @@ def test_validation_fraction_keeps_the_epoch_of_lowest_valid_anchor_loss(blobs):
     assert clf.n_correct_per_class_.sum() > 0.7 * len(X_train)
 
 
+def test_validation_fraction_calibrates_auto_threshold_on_held_out_samples(blobs):
+    X_train, _, y_train, _ = blobs
+    clf = CACClassifier(
+        _small_mlp(4, 3), validation_fraction=0.3, max_epochs=12, random_state=0
+    ).fit(X_train, y_train)
+    held_out = clf.net_.train_split.keywords["valid_ds"]
+    X_held_out = held_out.X
+    y_held_out = clf.classes_[held_out.y]
+    assert len(X_held_out) == round(0.3 * len(X_train))
+    scores = clf.score_samples(X_held_out)
+    correct = clf.predict_proba(X_held_out).argmax(axis=1) == np.searchsorted(
+        clf.classes_, y_held_out
+    )
+    assert clf.threshold_ == pytest.approx(
+        np.quantile(scores[correct], 0.05), abs=1e-12
+    )
+    # Not the quantile over all training samples (which would include the
+    # samples the network was fitted on).
+    all_correct = clf.predict_proba(X_train).argmax(axis=1) == y_train
+    on_all = np.quantile(clf.score_samples(X_train)[all_correct], 0.05)
+    assert clf.threshold_ != pytest.approx(on_all, abs=1e-9)
+
+
 def test_validation_fraction_restores_an_earlier_epoch():
     # Random labels, few samples and a large step size: the validation anchor
     # loss does not decrease steadily, and an earlier epoch than the last one

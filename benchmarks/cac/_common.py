@@ -8,6 +8,8 @@ import numpy as np
 import sklearn
 import torch
 from sklearn.base import _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
@@ -204,13 +206,18 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
     step schedule as ``CACClassifier``, trained with cross-entropy; the
     known-ness score is the maximum softmax probability, and
     ``threshold="auto"`` accepts 95% of the correctly classified training
-    samples, as CAC's.
+    samples, as CAC's. With ``validation_fraction``, that share of the
+    samples (stratified, drawn with ``random_state``) is held out of training
+    and the threshold accepts 95% of its correctly classified samples, as
+    CAC's; unlike CAC, the weights of the last epoch are kept (cross-entropy
+    has no anchor loss to select an epoch by).
     """
 
     _parameter_constraints: ClassVar[dict] = {
         **BaseDeepOpenSetClassifier._parameter_constraints,
         "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "lr_schedule": [StrOptions({"step"}), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
     }
 
     def __init__(
@@ -219,6 +226,7 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
         *,
         threshold="auto",
         lr_schedule="step",
+        validation_fraction=None,
         max_epochs=70,
         lr=0.01,
         batch_size=128,
@@ -232,6 +240,7 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
         self.module = module
         self.threshold = threshold
         self.lr_schedule = lr_schedule
+        self.validation_fraction = validation_fraction
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -251,9 +260,20 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
         callbacks = self._callbacks()
         if self.lr_schedule == "step":
             callbacks.append(_step_lr_schedule(self.max_epochs))
+        random_state = check_random_state(self.random_state)
+        train_rows = calibration_rows = np.arange(len(X))
+        if self.validation_fraction is not None:
+            # The same draws as CACClassifier's split, so the same samples.
+            train_rows, calibration_rows = train_test_split(
+                train_rows,
+                test_size=self.validation_fraction,
+                stratify=y_encoded,
+                random_state=random_state.randint(np.iinfo(np.int32).max),
+            )
         self._fit_net(
-            X,
-            y_encoded,
+            X[train_rows],
+            y_encoded[train_rows],
+            random_state=random_state,
             default_module=lambda: default_backbone(X.shape[1:], n_classes),
             criterion=nn.CrossEntropyLoss,
             callbacks=callbacks,
@@ -261,8 +281,8 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
             iterator_valid=_ArrayBatches,
         )
         if isinstance(self.threshold, str):
-            proba = self.predict_proba(X)
-            correct = proba.argmax(axis=1) == y_encoded
+            proba = self.predict_proba(X[calibration_rows])
+            correct = proba.argmax(axis=1) == y_encoded[calibration_rows]
             self.threshold_ = self._resolve_threshold(proba.max(axis=1)[correct])
         else:
             self.threshold_ = float(self.threshold)
