@@ -480,7 +480,8 @@ def _choices(mnist):
             "`validation_fraction` offers that, not used here, so that all of the "
             "5k subset is trained on), the 5k subset instead of the 60k training set, the "
             "small or compact CNN instead of classifier32, 30 epochs with a step to lr 0.001 "
-            "after 15 (its MNIST configuration: 35 epochs at lr 0.01)."
+            "after 15, or 60 with the step after 30 (its MNIST configuration: 35 "
+            "epochs at lr 0.01)."
         ),
         "",
         (
