@@ -139,6 +139,9 @@ HEADERS = {
     "predict_time": "Predict (s)",
 }
 RECIPES = ("plain", "reference", "step")
+# The networks whose epochs --epochs sets, and their default.
+EPOCHS_ESTIMATORS = ("openmax-mlp", "openmax-small-cnn", "openmax-compact-cnn")
+DEFAULT_NETWORK_EPOCHS = OpenMaxClassifier().max_epochs
 # The reference code's closed-set lr on MNIST (SGD, momentum 0.9, constant).
 REFERENCE_LR = 0.01
 # CAC paper, Table 2 (classifier32 trained on the full 60k MNIST training set).
@@ -182,6 +185,7 @@ def make_estimator(
     recipe="plain",
     img_train=None,
     device="cpu",
+    epochs=None,
 ):
     """The unfitted estimator ``name`` of a trial.
 
@@ -190,11 +194,14 @@ def make_estimator(
     standard deviation of ``img_train``, and trains it with SGD (momentum 0.9,
     weight decay 5e-6, lr ``REFERENCE_LR``); ``"step"`` divides the lr by 10
     after half the epochs (CACClassifier's schedule). ``device`` is the torch
-    device of the networks.
+    device of the networks; ``epochs``, if given, the ``max_epochs`` of the MLP
+    and the small and compact CNNs (classifier32's is ``cnn_epochs``).
     """
     if recipe != "plain" and name not in IMAGE_ESTIMATORS:
         raise ValueError(f"recipe {recipe!r} is run with {IMAGE_ESTIMATORS} only")
     deep = {"random_state": trial, "device": device}
+    if epochs is not None and name in EPOCHS_ESTIMATORS:
+        deep["max_epochs"] = epochs
     if name == "openmax-mlp":
         return OpenMaxClassifier(**deep)
     if name in IMAGE_ESTIMATORS:
@@ -337,9 +344,23 @@ def machine_info():
 
 
 def _label(row):
-    """The estimator, with ``+recipe`` for a recipe other than ``plain``."""
+    """The estimator, with ``+recipe`` for a recipe other than ``plain``.
+
+    A network trained for other epochs than the estimator's default (``--epochs``)
+    is another row: ``"openmax-compact-cnn+step (60 epochs)"``.
+    """
     recipe = row.get("recipe", "plain")
-    return row["estimator"] if recipe == "plain" else f"{row['estimator']}+{recipe}"
+    label = row["estimator"] if recipe == "plain" else f"{row['estimator']}+{recipe}"
+    epochs = row.get("network_epochs")
+    if epochs is not None and epochs != DEFAULT_NETWORK_EPOCHS:
+        label += f" ({epochs} epochs)"
+    return label
+
+
+def _unsuffixed(label):
+    """``label`` without its ``" (N epochs)"`` suffix, and N (None without one)."""
+    base, _, epochs = label.partition(" (")
+    return base, int(epochs.split()[0]) if epochs else None
 
 
 def _key(row):
@@ -521,6 +542,15 @@ def main(argv=None):
         "--cnn-epochs", type=int, default=10, help="max_epochs of the classifier32 CNN"
     )
     parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=(
+            "max_epochs of the MLP and the small and compact CNNs (default: the "
+            f"estimator's, {DEFAULT_NETWORK_EPOCHS}); other values make other rows"
+        ),
+    )
+    parser.add_argument(
         "--cnn-trials",
         type=int,
         nargs="+",
@@ -615,7 +645,11 @@ def main(argv=None):
                 if name == "openmax-cnn" and trial not in cnn_trials:
                     continue
                 recipe = args.recipe if name in IMAGE_ESTIMATORS else "plain"
-                label = _label({"estimator": name, "recipe": recipe})
+                # Rows of networks trained for --epochs carry them (and so a label).
+                tag = {"recipe": recipe}
+                if args.epochs is not None and name in EPOCHS_ESTIMATORS:
+                    tag["network_epochs"] = args.epochs
+                label = _label({"estimator": name, **tag})
                 X_train, X_test = (
                     (data["img_train"], data["img_test"])
                     if name in IMAGE_ESTIMATORS
@@ -630,6 +664,7 @@ def main(argv=None):
                     recipe=recipe,
                     img_train=data["img_train"],
                     device=args.device,
+                    epochs=args.epochs,
                 )
                 start = time.perf_counter()
                 try:
@@ -642,7 +677,7 @@ def main(argv=None):
                             "dataset": dataset,
                             "trial": trial,
                             "estimator": name,
-                            "recipe": recipe,
+                            **tag,
                             "error": f"{type(exc).__name__}: {exc}",
                             "seconds": time.perf_counter() - start,
                         }
@@ -653,7 +688,7 @@ def main(argv=None):
                     "dataset": dataset,
                     "trial": trial,
                     "estimator": name,
-                    "recipe": recipe,
+                    **tag,
                     "device": str(args.device),
                     "known_classes": data["known"],
                     "n_train": len(X_train),
@@ -679,7 +714,7 @@ def main(argv=None):
                             "dataset": dataset,
                             "trial": trial,
                             "estimator": name,
-                            "recipe": recipe,
+                            **tag,
                             "epsilon": eps,
                         }
                     )
@@ -718,6 +753,18 @@ DESCRIPTIONS = {
 }
 
 
+def _description(label, cnn_epochs):
+    base, epochs = _unsuffixed(label)
+    text = DESCRIPTIONS[base].format(e=cnn_epochs)
+    if epochs is not None:
+        text += (
+            f"; this row: {epochs} epochs instead of {DEFAULT_NETWORK_EPOCHS} "
+            f"(`--epochs {epochs}`; with the step recipe the lr drops after "
+            f"{(epochs + 1) // 2})"
+        )
+    return text
+
+
 def _machine_line(m, threads):
     return (
         f"{m['platform']}, {m.get('cpu', '?')}, {m['cpu_count']} CPUs; Python {m['python']}, "
@@ -733,21 +780,25 @@ def _headline(r):
     """The MNIST CNN rows against the same network's MSP and the paper."""
     mnist = r["summary"].get("mnist", {})
     msp = r.get("same_network_msp", {}).get("mnist", {})
-    names = [
+    order = [
         f"{network}{suffix}"
         for network in NETWORKS
         for suffix in ("", "+reference", "+step")
-        if f"{network}{suffix}" in mnist
     ]
+    names = sorted(
+        (name for name in mnist if _unsuffixed(name)[0] in order),
+        key=lambda name: (order.index(_unsuffixed(name)[0]), name),
+    )
     if not names:
         return []
     lines = ["## Headline (MNIST, CNNs)\n"]
     for name in names:
         s = mnist[name]
-        network, _, recipe = name.partition("+")
+        base, epochs = _unsuffixed(name)
+        network, _, recipe = base.partition("+")
         line = (
             f"- {NETWORKS[network]}, {recipe or 'plain'} recipe ({s['n_trials']} "
-            f"trials): OpenMax AUROC "
+            f"trials, {epochs or DEFAULT_NETWORK_EPOCHS} epochs): OpenMax AUROC "
             f"{_cell(s['auroc'], 'auroc')}, macro-F1 {_cell(s['macro_f1'], 'macro_f1')}, "
             f"closed-set accuracy {_cell(s['closed_accuracy'], 'closed_accuracy')}"
         )
@@ -778,7 +829,7 @@ def _headline(r):
         f"training set on a GPU): OpenMax AUROC {pub['OpenMax']:.3f}, Softmax "
         f"{pub['Softmax']:.3f}.\n"
     )
-    if any(name.endswith("+reference") for name in names):
+    if any(_unsuffixed(name)[0].endswith("+reference") for name in names):
         lines.append(
             "**Reference recipe** (`--recipe reference`, the `+reference` "
             "rows): the CNN of the plain rows, trained as the CAC reference code "
@@ -802,7 +853,7 @@ def _headline(r):
             "schedule (lr 0.01, then 0.001 after 15 epochs), so their MSP AUROC is of "
             "differently trained networks.\n"
         )
-    if any(name.endswith("+step") for name in names):
+    if any(_unsuffixed(name)[0].endswith("+step") for name in names):
         lines.append(
             "**Step recipe** (`--recipe step`, the `+step` rows): the reference "
             "recipe with CACClassifier's step schedule, lr 0.01 for the first half "
@@ -861,9 +912,9 @@ def render_markdown(r):
     names = dict.fromkeys(n for summary in r["summary"].values() for n in summary)
     for name in sorted(
         names,
-        key=lambda n: (ESTIMATORS.index(n.split("+")[0]), n),
+        key=lambda n: (ESTIMATORS.index(_unsuffixed(n)[0].split("+")[0]), n),
     ):
-        add(f"- **{name}**: {DESCRIPTIONS[name].format(e=cnn_epochs)}")
+        add(f"- **{name}**: {_description(name, cnn_epochs)}")
     add("")
     lines += _headline(r)
     cols = METRICS
