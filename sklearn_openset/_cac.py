@@ -9,7 +9,6 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.base import _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNet
@@ -464,15 +463,11 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         random_state = check_random_state(self.random_state)
 
         validation = self.validation_fraction is not None
+        train_rows, calibration_rows = self._held_out_rows(
+            y_encoded, self.validation_fraction, random_state
+        )
         X_fit, y_fit, net_kwargs = X, y_encoded, {}
-        calibration_rows = np.arange(len(X))
         if validation:
-            train_rows, calibration_rows = train_test_split(
-                np.arange(len(X)),
-                test_size=self.validation_fraction,
-                stratify=y_encoded,
-                random_state=random_state.randint(np.iinfo(np.int32).max),
-            )
             X_fit, y_fit = X[train_rows], y_encoded[train_rows]
             net_kwargs["train_split"] = predefined_split(
                 Dataset(X[calibration_rows], y_encoded[calibration_rows])

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -226,6 +227,24 @@ class BaseDeepOpenSetClassifier(
         return tags
 
     # -- input ------------------------------------------------------------
+    @staticmethod
+    def _held_out_rows(y_encoded, fraction, random_state):
+        """``(train_rows, held_out_rows)``: a stratified split of the rows.
+
+        ``fraction=None`` holds out nothing and calibrates on every row:
+        ``(all rows, all rows)``. One draw from ``random_state`` seeds the
+        split, so estimators that share it hold out the same samples.
+        """
+        rows = np.arange(len(y_encoded))
+        if fraction is None:
+            return rows, rows
+        return train_test_split(
+            rows,
+            test_size=fraction,
+            stratify=y_encoded,
+            random_state=random_state.randint(np.iinfo(np.int32).max),
+        )
+
     def _validate_fit_data(self, X, y, *, allow_nd=True, min_samples=2):
         """Validate ``X`` as float32 and encode ``y``; sets ``classes_``."""
         X, y = validate_data(

@@ -8,7 +8,6 @@ import numpy as np
 import sklearn
 import torch
 from sklearn.base import _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
@@ -261,15 +260,10 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
         if self.lr_schedule == "step":
             callbacks.append(_step_lr_schedule(self.max_epochs))
         random_state = check_random_state(self.random_state)
-        train_rows = calibration_rows = np.arange(len(X))
-        if self.validation_fraction is not None:
-            # The same draws as CACClassifier's split, so the same samples.
-            train_rows, calibration_rows = train_test_split(
-                train_rows,
-                test_size=self.validation_fraction,
-                stratify=y_encoded,
-                random_state=random_state.randint(np.iinfo(np.int32).max),
-            )
+        # CACClassifier's split, so the same samples for the same seed.
+        train_rows, calibration_rows = self._held_out_rows(
+            y_encoded, self.validation_fraction, random_state
+        )
         self._fit_net(
             X[train_rows],
             y_encoded[train_rows],
