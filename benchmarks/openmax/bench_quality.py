@@ -224,7 +224,7 @@ def make_estimator(
             deep["max_epochs"] = cnn_epochs
         if recipe in ("reference", "step"):
             if recipe == "step":
-                max_epochs = deep.get("max_epochs", OpenMaxClassifier().max_epochs)
+                max_epochs = deep.get("max_epochs", DEFAULT_NETWORK_EPOCHS)
                 deep["callbacks"] = [_step_lr_schedule(max_epochs)]
             return OpenMaxClassifier(
                 module=reference_recipe(build, img_train),
