@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import sklearn_openset
+from sklearn_openset import OpenMaxClassifier
 from sklearn_openset.base import BaseDeepOpenSetClassifier
 from sklearn_openset.datasets import (
     CAC_MNIST_KNOWN_CLASSES,
@@ -291,13 +292,15 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
         return proba.argmax(axis=1), proba.max(axis=1)
 
 
-def outputs_once(clf, X):
+def outputs_once(clf, X, logits=None):
     """``(y_pred, known_scores, closed_pred)`` from one forward pass over ``X``.
 
     ``predict``, ``score_samples`` and ``predict_proba`` each run the network;
     on CPU the float64 inference of a CNN over 10k images takes minutes, so
     the three are derived here from a single pass, by the estimator's own
     rules (checked against its methods on a few samples by ``check_outputs``).
+    ``logits``: the cross-entropy network's outputs on ``X``, when already
+    computed.
     """
     classes = clf.classes_
     if hasattr(clf, "anchors_"):
@@ -307,11 +310,29 @@ def outputs_once(clf, X):
         known = -cac_rejection_score(distances).min(dim=1).values.numpy()
         index = distances.argmin(dim=1).numpy()
     else:
-        proba = clf.predict_proba(X)
+        if logits is None:
+            proba = clf.predict_proba(X)
+        else:
+            proba = torch.softmax(torch.as_tensor(logits).double(), dim=1).numpy()
         known, index = proba.max(axis=1), proba.argmax(axis=1)
     y_pred = classes.astype(object)[index]
     y_pred[known < clf.threshold_] = clf.open_label
     return y_pred, known, classes[index]
+
+
+def openmax_auroc(clf, X_train, y_train, logits_test, y_test):
+    """AUROC of OpenMax (its defaults) on the cross-entropy network ``clf``.
+
+    ``OpenMaxClassifier(estimator="precomputed")`` fitted on the network's
+    logits of its training images (eval mode, no augmentation), scored on
+    ``logits_test``: what ``OpenMaxClassifier`` with this trained network as
+    its module computes, without training the network a second time.
+    """
+    logits_train = clf._forward(X_train).numpy()
+    openmax = OpenMaxClassifier("precomputed").fit(logits_train, y_train)
+    return unknown_roc_auc_score(
+        y_test, openmax.score_samples(logits_test), labels=clf.classes_, open_label=-1
+    )
 
 
 def check_outputs(clf, X):
