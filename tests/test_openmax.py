@@ -71,6 +71,31 @@ def test_matches_the_original_openmax_alpha3(golden):
 
 
 @needs_reference
+@pytest.mark.parametrize("distance", ["euclidean", "eucos"])
+def test_logsumexp_known_score_is_neal_et_al_score(golden, distance):
+    # Neal et al.'s OpenMax score from libMR's W-scores of every test AV
+    # against every class (golden), one sample at a time, no alpha ranking.
+    clf = OpenMaxClassifier("precomputed", distance=distance, known_score="logsumexp")
+    clf.fit(golden["train_av"], golden["train_y"])
+    test_av, w = golden["test_av"], golden[f"test_wscore_{distance}"]
+    expected = [
+        np.log(np.sum(np.exp(av * (1.0 - w_row)))) for av, w_row in zip(test_av, w)
+    ]
+    scores = clf.score_samples(test_av)
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
+    one_by_one = np.concatenate([clf.score_samples(row[None]) for row in test_av])
+    np.testing.assert_array_equal(scores, one_by_one)
+    # Only the score changes: probabilities and predictions stay the paper's.
+    paper = clone(clf).set_params(known_score="probability")
+    paper.fit(golden["train_av"], golden["train_y"])
+    np.testing.assert_array_equal(
+        clf.predict_open_proba(test_av), paper.predict_open_proba(test_av)
+    )
+    np.testing.assert_array_equal(clf.predict(test_av), paper.predict(test_av))
+    assert not np.allclose(scores, paper.score_samples(test_av))
+
+
+@needs_reference
 def test_predict_rule(golden):
     clf = OpenMaxClassifier("precomputed").fit(golden["train_av"], golden["train_y"])
     proba = golden["openmax_proba"]

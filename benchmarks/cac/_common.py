@@ -320,19 +320,45 @@ def outputs_once(clf, X, logits=None):
     return y_pred, known, classes[index]
 
 
-def openmax_auroc(clf, X_train, y_train, logits_test, y_test):
-    """AUROC of OpenMax (its defaults) on the cross-entropy network ``clf``.
+def openmax_aurocs(clf, X_train, y_train, logits_test, y_test):
+    """AUROCs of OpenMax on the cross-entropy network ``clf``.
 
     ``OpenMaxClassifier(estimator="precomputed")`` fitted on the network's
     logits of its training images (eval mode, no augmentation), scored on
     ``logits_test``: what ``OpenMaxClassifier`` with this trained network as
-    its module computes, without training the network a second time.
+    its module computes, without training the network a second time. Two
+    scores: ``openmax_auroc``, its defaults (the paper's unknown
+    probability, eucos distance), and ``openmax_neal_auroc``,
+    ``known_score="logsumexp"`` with the euclidean distance (the OpenMax
+    score of Neal et al.'s evaluation code, source of the published OpenMax
+    AUROCs). And ``logsumexp_auroc``: the network's log-sum-exp of the
+    logits, the "softmax" score of the same evaluation code.
     """
     logits_train = clf._forward(X_train).numpy()
-    openmax = OpenMaxClassifier("precomputed").fit(logits_train, y_train)
-    return unknown_roc_auc_score(
-        y_test, openmax.score_samples(logits_test), labels=clf.classes_, open_label=-1
-    )
+    # Neal et al.'s "softmax" score: P(unknown) of the K logits and an
+    # implicit 0 logit, 1 / (1 + sum exp), monotone in the log-sum-exp.
+    aurocs = {
+        "logsumexp_auroc": unknown_roc_auc_score(
+            y_test,
+            torch.logsumexp(torch.as_tensor(logits_test), dim=1).numpy(),
+            labels=clf.classes_,
+            open_label=-1,
+        )
+    }
+    variants = {
+        "openmax_auroc": {},
+        "openmax_neal_auroc": {"known_score": "logsumexp", "distance": "euclidean"},
+    }
+    for name, params in variants.items():
+        openmax = OpenMaxClassifier("precomputed", **params)
+        openmax.fit(logits_train, y_train)
+        aurocs[name] = unknown_roc_auc_score(
+            y_test,
+            openmax.score_samples(logits_test),
+            labels=clf.classes_,
+            open_label=-1,
+        )
+    return aurocs
 
 
 def check_outputs(clf, X):

@@ -24,9 +24,10 @@ Methods, on the same backbone, optimizer (SGD, momentum 0.9, lr 0.01 then
 * ``ce-msp``: the "Softmax" baseline of the paper, the same network trained
   with cross-entropy, maximum softmax probability as the known-ness score,
   threshold "auto" (``_common.CrossEntropyMSP``, built on the same deep base).
-  Its rows also hold ``openmax_auroc``: the AUROC of ``OpenMaxClassifier``
-  with its defaults on the logits of the same trained network
-  (``_common.openmax_auroc``; rows made before this column lack it).
+  Its rows also hold ``openmax_auroc`` and ``openmax_neal_auroc``: the AUROC
+  of ``OpenMaxClassifier`` on the logits of the same trained network, with
+  its defaults and with Neal et al.'s score (``_common.openmax_aurocs``;
+  rows made before these columns lack them).
 
 Backbones: ``mlp`` (CACClassifier's default MLP on the flattened pixels),
 ``small-cnn`` (``_common.small_cnn``, a LeNet-style CNN passed as ``module``),
@@ -80,7 +81,7 @@ from _common import (
     load_trial,
     machine,
     metrics,
-    openmax_auroc,
+    openmax_aurocs,
     outputs_once,
     reference_recipe,
     small_cnn,
@@ -157,9 +158,7 @@ def run_one(
     else:
         logits_test = clf._forward(X_test).numpy()
         outputs = outputs_once(clf, X_test, logits=logits_test)
-        extra = {
-            "openmax_auroc": openmax_auroc(clf, X_train, y_train, logits_test, y_test)
-        }
+        extra = openmax_aurocs(clf, X_train, y_train, logits_test, y_test)
     predict_time = time.perf_counter() - start
     check_outputs(clf, X_test[:100])
     row = dict(

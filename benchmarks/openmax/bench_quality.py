@@ -50,6 +50,13 @@ Metrics come from ``sklearn_openset.evaluation.evaluate_estimator`` (AUROC with
 unknown as the positive class, macro-F1 over the 6 known classes + open,
 F1-open, closed-set accuracy, accuracy over C+1, fit and predict times; predict
 time covers ``predict``, ``score_samples`` and ``predict_proba`` together).
+Every OpenMax row also holds the AUROC of three other scores of the same
+activation vectors (no second training): the maximum softmax probability
+(``auroc_same_network_msp``, the paper's Softmax baseline) and the two
+scores of Neal et al.'s evaluation code, from which the published OpenMax and
+Softmax AUROCs come (``neal_scores_aurocs``): OpenMax with
+``known_score="logsumexp"`` and the euclidean distance (``auroc_neal``) and
+the log-sum-exp of the activations (``auroc_same_network_logsumexp``).
 
 Runs merge: the rows of a run replace those of the same dataset and estimator
 (recipe included) in ``results_quality.json``; the others stay, with the run
@@ -88,7 +95,7 @@ import numpy as np
 import scipy
 import sklearn
 import torch
-from scipy.special import softmax
+from scipy.special import logsumexp, softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -256,6 +263,34 @@ def same_network_msp_auroc(estimator, X_test, y_test):
     )
     msp = softmax(av, axis=1).max(axis=1)
     return float(roc_auc_score(y_test == -1, -msp))
+
+
+def neal_scores_aurocs(estimator, X_train, y_train, X_test, y_test):
+    """AUROCs of the scores of Neal et al.'s evaluation code on the same AVs.
+
+    ``auroc_neal``: OpenMax with ``known_score="logsumexp"`` and the euclidean
+    distance (their OpenMax score; the published OpenMax AUROCs are theirs),
+    fitted on the AVs of the same fitted network or estimator.
+    ``auroc_same_network_logsumexp``: their "softmax" score, the log-sum-exp
+    of the AVs (``P(unknown)`` of the AVs and an implicit 0 logit).
+    """
+
+    def avs(X):
+        return estimator._activation_vectors_chunked(
+            estimator._validate_X(X, reset=False)
+        )
+
+    av_test = avs(X_test)
+    neal = OpenMaxClassifier(
+        "precomputed", known_score="logsumexp", distance="euclidean"
+    )
+    neal.fit(avs(X_train), y_train)
+    return {
+        "auroc_neal": float(roc_auc_score(y_test == -1, -neal.score_samples(av_test))),
+        "auroc_same_network_logsumexp": float(
+            roc_auc_score(y_test == -1, -logsumexp(av_test, axis=1))
+        ),
+    }
 
 
 def epsilon_macro_f1(estimator, X_test, y_test, epsilons):
@@ -470,6 +505,18 @@ def summaries(rows, eps_rows):
                     "openmax": (float(openmax.mean()), float(openmax.std())),
                     "msp": (float(msp.mean()), float(msp.std())),
                 }
+                # Neal et al.'s scores, in the rows made since they were added.
+                members = [r for r in mine if r["estimator"] == name]
+                for key, column in (
+                    ("neal", "auroc_neal"),
+                    ("logsumexp", "auroc_same_network_logsumexp"),
+                ):
+                    if members and all(column in r for r in members):
+                        values = np.array([r[column] for r in members])
+                        same_network_msp[dataset][name][key] = (
+                            float(values.mean()),
+                            float(values.std()),
+                        )
         mine_eps = [r for r in eps_rows if r["dataset"] == dataset]
         for name in dict.fromkeys(_label(r) for r in mine_eps):
             mine = [r["epsilon"] for r in mine_eps if _label(r) == name]
@@ -705,6 +752,11 @@ def main(argv=None):
                     row["n_correct_per_class"] = estimator.n_correct_per_class_.tolist()
                     row["auroc_same_network_msp"] = same_network_msp_auroc(
                         estimator, X_test, data["y_test"]
+                    )
+                    row.update(
+                        neal_scores_aurocs(
+                            estimator, X_train, data["y_train"], X_test, data["y_test"]
+                        )
                     )
                     eps = epsilon_macro_f1(
                         estimator, X_test, data["y_test"], args.epsilon
@@ -954,13 +1006,31 @@ def render_markdown(r):
             "activations OpenMax recalibrates (the same fitted network or estimator, "
             "only the score differs: the paper's Softmax baseline).\n"
         )
-        add("| dataset | estimator | AUROC OpenMax | AUROC MSP, same network |")
-        add("|---|---|---|---|")
+        add(
+            "The last two columns are the scores of the evaluation code of Neal et "
+            "al. (ECCV 2018), from which the published OpenMax and Softmax AUROCs "
+            "that the CAC paper quotes come: OpenMax as "
+            '`OpenMaxClassifier(known_score="logsumexp", distance="euclidean")` '
+            "(the log-sum-exp of the activations, each damped by its class's "
+            "W-score, no alpha ranking), fitted on the same activations, and their "
+            "softmax baseline, the log-sum-exp of the activations (the unknown "
+            "probability of the activations and an implicit 0 logit). `-`: rows "
+            "made before these columns were added.\n"
+        )
+        add(
+            "| dataset | estimator | AUROC OpenMax | AUROC MSP, same network | "
+            "AUROC OpenMax, Neal et al.'s score | AUROC log-sum-exp, same network |"
+        )
+        add("|---|---|---|---|---|---|")
         for dataset, by_name in r["same_network_msp"].items():
             for name, cell in by_name.items():
+                neal, lse = (
+                    _cell(cell[key], "auroc") if key in cell else "-"
+                    for key in ("neal", "logsumexp")
+                )
                 add(
                     f"| {dataset} | {name} | {_cell(cell['openmax'], 'auroc')} | "
-                    f"{_cell(cell['msp'], 'auroc')} |"
+                    f"{_cell(cell['msp'], 'auroc')} | {neal} | {lse} |"
                 )
         add("")
     failures = [f for run in r["runs"] for f in run.get("failures", [])]
