@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 import sklearn
 import torch
+from scipy.special import logsumexp
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -320,44 +321,37 @@ def outputs_once(clf, X, logits=None):
     return y_pred, known, classes[index]
 
 
-def openmax_aurocs(clf, X_train, y_train, logits_test, y_test):
-    """AUROCs of OpenMax on the cross-entropy network ``clf``.
+def activation_scores_aurocs(av_train, y_train, av_test, y_test):
+    """AUROCs of scores computed from a trained network's activations alone.
 
-    ``OpenMaxClassifier(estimator="precomputed")`` fitted on the network's
-    logits of its training images (eval mode, no augmentation), scored on
-    ``logits_test``: what ``OpenMaxClassifier`` with this trained network as
-    its module computes, without training the network a second time. Two
-    scores: ``openmax_auroc``, its defaults (the paper's unknown
-    probability, eucos distance), and ``openmax_neal_auroc``,
-    ``known_score="logsumexp"`` with the euclidean distance (the OpenMax
-    score of Neal et al.'s evaluation code, source of the published OpenMax
-    AUROCs). And ``logsumexp_auroc``: the network's log-sum-exp of the
-    logits, the "softmax" score of the same evaluation code.
+    ``av_train`` / ``av_test``: the logits (activation vectors) of the
+    training and test samples, eval mode, no augmentation; ``y_test`` has the
+    unknown samples as -1. ``OpenMaxClassifier(estimator="precomputed")``
+    fitted on ``av_train`` is what ``OpenMaxClassifier`` with that network as
+    its module computes, without training the network a second time.
+
+    * ``openmax_auroc``: OpenMax with its defaults (the paper's unknown
+      probability, eucos distance);
+    * ``openmax_neal_auroc``: ``known_score="logsumexp"`` with the euclidean
+      distance, the OpenMax score of Neal et al.'s evaluation code (source of
+      the published OpenMax AUROCs);
+    * ``logsumexp_auroc``: that code's "softmax" score, ``P(unknown)`` of the
+      logits and an implicit 0 logit, ``1 / (1 + sum exp)``, monotone in the
+      log-sum-exp of the logits.
     """
-    logits_train = clf._forward(X_train).numpy()
-    # Neal et al.'s "softmax" score: P(unknown) of the K logits and an
-    # implicit 0 logit, 1 / (1 + sum exp), monotone in the log-sum-exp.
-    aurocs = {
-        "logsumexp_auroc": unknown_roc_auc_score(
-            y_test,
-            torch.logsumexp(torch.as_tensor(logits_test), dim=1).numpy(),
-            labels=clf.classes_,
-            open_label=-1,
-        )
-    }
+    labels = np.unique(y_train)
+
+    def auroc(known_scores):
+        return unknown_roc_auc_score(y_test, known_scores, labels=labels, open_label=-1)
+
+    aurocs = {"logsumexp_auroc": auroc(logsumexp(av_test, axis=1))}
     variants = {
         "openmax_auroc": {},
         "openmax_neal_auroc": {"known_score": "logsumexp", "distance": "euclidean"},
     }
     for name, params in variants.items():
-        openmax = OpenMaxClassifier("precomputed", **params)
-        openmax.fit(logits_train, y_train)
-        aurocs[name] = unknown_roc_auc_score(
-            y_test,
-            openmax.score_samples(logits_test),
-            labels=clf.classes_,
-            open_label=-1,
-        )
+        openmax = OpenMaxClassifier("precomputed", **params).fit(av_train, y_train)
+        aurocs[name] = auroc(openmax.score_samples(av_test))
     return aurocs
 
 

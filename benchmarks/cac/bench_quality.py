@@ -26,7 +26,7 @@ Methods, on the same backbone, optimizer (SGD, momentum 0.9, lr 0.01 then
   threshold "auto" (``_common.CrossEntropyMSP``, built on the same deep base).
   Its rows also hold ``openmax_auroc`` and ``openmax_neal_auroc``: the AUROC
   of ``OpenMaxClassifier`` on the logits of the same trained network, with
-  its defaults and with Neal et al.'s score (``_common.openmax_aurocs``;
+  its defaults and with Neal et al.'s score (``_common.activation_scores_aurocs``;
   rows made before these columns lack them).
 
 Backbones: ``mlp`` (CACClassifier's default MLP on the flattened pixels),
@@ -75,13 +75,13 @@ from _common import (
     TRIALS,
     CrossEntropyMSP,
     SGDWeightDecay,
+    activation_scores_aurocs,
     check_outputs,
     compact_cnn,
     default_backbone,
     load_trial,
     machine,
     metrics,
-    openmax_aurocs,
     outputs_once,
     reference_recipe,
     small_cnn,
@@ -158,7 +158,9 @@ def run_one(
     else:
         logits_test = clf._forward(X_test).numpy()
         outputs = outputs_once(clf, X_test, logits=logits_test)
-        extra = openmax_aurocs(clf, X_train, y_train, logits_test, y_test)
+        extra = activation_scores_aurocs(
+            clf._forward(X_train).numpy(), y_train, logits_test, y_test
+        )
     predict_time = time.perf_counter() - start
     check_outputs(clf, X_test[:100])
     row = dict(
@@ -494,7 +496,7 @@ def _choices(mnist):
             "",
             (
                 "**Other scores of the baseline's networks** (the `ce-msp` rows "
-                "that have them; `_common.openmax_aurocs`): "
+                "that have them; `_common.activation_scores_aurocs`): "
                 '`OpenMaxClassifier(estimator="precomputed")` fitted on the '
                 "trained network's logits of its training images and scored on "
                 "its test logits, which is what `OpenMaxClassifier` with that "

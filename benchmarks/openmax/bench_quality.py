@@ -95,7 +95,7 @@ import numpy as np
 import scipy
 import sklearn
 import torch
-from scipy.special import logsumexp, softmax
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -114,7 +114,13 @@ from sklearn_openset.nn import Classifier32
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "cac"))
-from _common import SGDWeightDecay, compact_cnn, reference_recipe, small_cnn
+from _common import (
+    SGDWeightDecay,
+    activation_scores_aurocs,
+    compact_cnn,
+    reference_recipe,
+    small_cnn,
+)
 
 ESTIMATORS = (
     "openmax-mlp",
@@ -272,7 +278,8 @@ def neal_scores_aurocs(estimator, X_train, y_train, X_test, y_test):
     distance (their OpenMax score; the published OpenMax AUROCs are theirs),
     fitted on the AVs of the same fitted network or estimator.
     ``auroc_same_network_logsumexp``: their "softmax" score, the log-sum-exp
-    of the AVs (``P(unknown)`` of the AVs and an implicit 0 logit).
+    of the AVs. Computed by the CAC benchmark's
+    ``_common.activation_scores_aurocs``.
     """
 
     def avs(X):
@@ -280,16 +287,10 @@ def neal_scores_aurocs(estimator, X_train, y_train, X_test, y_test):
             estimator._validate_X(X, reset=False)
         )
 
-    av_test = avs(X_test)
-    neal = OpenMaxClassifier(
-        "precomputed", known_score="logsumexp", distance="euclidean"
-    )
-    neal.fit(avs(X_train), y_train)
+    aurocs = activation_scores_aurocs(avs(X_train), y_train, avs(X_test), y_test)
     return {
-        "auroc_neal": float(roc_auc_score(y_test == -1, -neal.score_samples(av_test))),
-        "auroc_same_network_logsumexp": float(
-            roc_auc_score(y_test == -1, -logsumexp(av_test, axis=1))
-        ),
+        "auroc_neal": float(aurocs["openmax_neal_auroc"]),
+        "auroc_same_network_logsumexp": float(aurocs["logsumexp_auroc"]),
     }
 
 
