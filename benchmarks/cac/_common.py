@@ -212,7 +212,13 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
     and the threshold accepts 95% of its correctly classified samples, as
     CAC's; unlike CAC, the weights of the last epoch are kept (cross-entropy
     has no anchor loss to select an epoch by).
+
+    ``_criterion`` (a class attribute, the training loss of the logits and
+    the encoded labels) lets a subclass train the same network with another
+    loss.
     """
+
+    _criterion = nn.CrossEntropyLoss
 
     _parameter_constraints: ClassVar[dict] = {
         **BaseDeepOpenSetClassifier._parameter_constraints,
@@ -271,7 +277,7 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
             y_encoded[train_rows],
             random_state=random_state,
             default_module=lambda: default_backbone(X.shape[1:], n_classes),
-            criterion=nn.CrossEntropyLoss,
+            criterion=self._criterion,
             callbacks=callbacks,
             iterator_train=_ArrayBatches,
             iterator_valid=_ArrayBatches,
