@@ -19,7 +19,8 @@ per-class radius and noise scale that ``radius="auto"`` derives;
 ``_global_scale`` (true) centres the features and divides them all by one
 number (the root mean variance) instead of standardizing each feature;
 ``_n_synthetic`` (an int) synthesizes that many negatives per positive at
-each step instead of one. The name
+each step instead of one; ``_unit_norm`` (true) scales every feature vector
+to unit length before the fit (for encoders run with ``normalize=False``). The name
 ``msp`` runs ``MSPClassifier(LogisticRegression(max_iter=1000),
 threshold=0.5)`` instead. Run from the repository root, e.g.::
 
@@ -169,7 +170,11 @@ def main(argv=None):
                 X, y, X_val, y_val = finetuned_validation_split(
                     raw, seed, args.ratio, args.fraction, json.loads(args.fine_tune)
                 )
-            clf = make(name, params, seed).fit(X, y)
+            fit_params = dict(params)
+            if fit_params.pop("_unit_norm", False):
+                X = X / np.linalg.norm(X, axis=1, keepdims=True)
+                X_val = X_val / np.linalg.norm(X_val, axis=1, keepdims=True)
+            clf = make(name, fit_params, seed).fit(X, y)
             y_pred = clf.predict(X_val)
             kw = {"labels": clf.classes_, "open_label": -1}
             known = y_val != -1

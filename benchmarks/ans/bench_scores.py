@@ -1,0 +1,220 @@
+"""How well do simple unknown scores rank CLINC150's open sentences?
+
+A diagnostic beside ``bench_clinc.py``: on the same splits and the same
+features (all-MiniLM-L6-v2, frozen or fine-tuned per split, from the same
+cache), the AUROC of known against open test sentences for ANS's score and
+for scores that need no training beyond a classifier or the class means:
+
+- ``ans``: ``ANSOneVsRestClassifier(random_state=seed).score_samples``, the
+  largest head logit (``--n-synthetic`` sets that parameter);
+- ``msp`` and ``max-logit``: the largest softmax probability and the largest
+  logit of ``LogisticRegression(max_iter=1000)`` (Hendrycks and Gimpel 2017;
+  Hendrycks et al. 2022);
+- ``knn-1`` and ``knn-10``: minus the distance to the nearest and to the 10th
+  nearest training sentence (Sun et al. 2022; the embeddings are unit
+  vectors, so this ranks as the cosine similarity does);
+- ``mahalanobis``: minus the smallest Mahalanobis distance to a class mean
+  with one shared covariance, Ledoit-Wolf shrunk (Lee et al. 2018; on
+  transformer features, Podolskiy et al. 2021);
+- ``centroid``: minus the smallest Euclidean distance to a class mean.
+
+It says whether a method that draws its rejection from distances in this
+feature space could rank the open sentences better than the logistic
+regression's softmax, which is what decides whether ANS can clearly beat MSP
+on these features (README). Run from the repository root::
+
+    SKLEARN_OPENSET_CACHE=/tmp/ans_cache python benchmarks/ans/bench_scores.py \\
+        --features frozen --seeds 0 1 2 3 4 5 6 7 8 9
+
+It writes ``results_scores.json`` and ``results_scores.md`` next to this file
+(``--output`` to change). Fine-tuned features are made (and cached) per split
+as in ``bench_clinc.py`` when the cache does not hold them.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench_clinc import FINE_TUNE, finetuned_features, frozen_features
+from sklearn.covariance import LedoitWolf
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import LabelEncoder
+
+from sklearn_openset import ANSOneVsRestClassifier
+from sklearn_openset.datasets import load_clinc150
+from sklearn_openset.feature_extraction import TextEmbedder
+from sklearn_openset.metrics import unknown_roc_auc_score
+
+HERE = Path(__file__).resolve().parent
+SCORES = ("ans", "msp", "max-logit", "knn-1", "knn-10", "mahalanobis", "centroid")
+
+
+def class_means(X, y):
+    labels = LabelEncoder().fit_transform(y)
+    counts = np.bincount(labels)
+    means = np.zeros((len(counts), X.shape[1]))
+    np.add.at(means, labels, X)
+    return means / counts[:, None], labels
+
+
+def squared_distances(X, means, precision=None):
+    """``(n, n_classes)`` squared distances to the means, in the given metric."""
+    if precision is None:
+        precision = np.eye(X.shape[1])
+    XP = X @ precision
+    return (
+        np.einsum("ij,ij->i", XP, X)[:, None]
+        - 2 * XP @ means.T
+        + np.einsum("ij,jk,ik->i", means, precision, means)[None, :]
+    )
+
+
+def scores(X_train, y_train, X_test, seed, ans_params=None):
+    X_train = X_train.astype(np.float64)
+    X_test = X_test.astype(np.float64)
+    ans = ANSOneVsRestClassifier(random_state=seed, **(ans_params or {}))
+    out = {"ans": ans.fit(X_train, y_train).score_samples(X_test)}
+    logistic = LogisticRegression(max_iter=1000).fit(X_train, y_train)
+    out["msp"] = logistic.predict_proba(X_test).max(axis=1)
+    out["max-logit"] = logistic.decision_function(X_test).max(axis=1)
+    distances, _ = NearestNeighbors(n_neighbors=10).fit(X_train).kneighbors(X_test)
+    out["knn-1"] = -distances[:, 0]
+    out["knn-10"] = -distances[:, 9]
+    means, labels = class_means(X_train, y_train)
+    precision = LedoitWolf().fit(X_train - means[labels]).precision_
+    out["mahalanobis"] = -squared_distances(X_test, means, precision).min(axis=1)
+    out["centroid"] = -squared_distances(X_test, means).min(axis=1)
+    return out
+
+
+def markdown(record):
+    runs = record["runs"]
+    seeds = sorted({run["seed"] for run in runs})
+    lines = [
+        "# Unknown scores on CLINC150 features: AUROC (known vs open test sentences)",
+        "",
+        f"Command: `{record['command']}` (with `SKLEARN_OPENSET_CACHE=/tmp/ans_cache`)  ",
+        f"Date: {record['date'][:16].replace('T', ' ')} UTC  ",
+        (
+            f"Machine: {record['machine']}, {record['cpus']} CPU cores, "
+            f"torch {record['torch']} ({record['threads']} thread(s))  "
+        ),
+        f"Seeds: {seeds}; wall time {record['wall_time'] / 60:.1f} min",
+        "",
+        (
+            "Mean ± standard deviation over the seeds, in %; the splits, features "
+            f"and fine-tuning of `bench_clinc.py` ({record['fine_tune']}); the "
+            "scores are described in the script's docstring. Higher is better; "
+            "the best of each row in bold."
+        ),
+        "",
+        "| features | known | seeds | " + " | ".join(SCORES) + " |",
+        "|---|---|---|" + "---|" * len(SCORES),
+    ]
+    groups = {}
+    for run in runs:
+        groups.setdefault((run["features"], run["ratio"]), []).append(run)
+    for (features, ratio), rows in groups.items():
+        values = np.array([[row["auroc"][s] for s in SCORES] for row in rows])
+        means, stds = values.mean(axis=0), values.std(axis=0)
+        cells = [
+            f"**{m:.2f}** ± {s:.2f}" if m == means.max() else f"{m:.2f} ± {s:.2f}"
+            for m, s in zip(means, stds)
+        ]
+        lines.append(
+            f"| {features} | {ratio:.0%} | {len(rows)} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--features", nargs="+", default=["frozen"], choices=["frozen", "finetuned"]
+    )
+    parser.add_argument("--ratios", nargs="+", type=float, default=[0.25, 0.5, 0.75])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--n-synthetic",
+        type=int,
+        default=None,
+        help="ANS's n_synthetic (default: the estimator's default)",
+    )
+    parser.add_argument("--output", default=str(HERE / "results_scores"))
+    parser.add_argument(
+        "--from-json",
+        default=None,
+        help="only rewrite the markdown table of this results JSON",
+    )
+    args = parser.parse_args(argv)
+    if args.from_json:
+        record = json.loads(Path(args.from_json).read_text())
+        Path(args.from_json).with_suffix(".md").write_text(markdown(record))
+        return
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = datetime.now(UTC)
+    start = time.perf_counter()
+    raw = load_clinc150()
+    embedder = TextEmbedder().fit(raw.text_train[:1])
+    runs = []
+    for features in args.features:
+        for ratio in args.ratios:
+            for seed in args.seeds:
+                split = load_clinc150(known_ratio=ratio, random_state=seed)
+                if features == "frozen":
+                    X_train, y_train, X_test = frozen_features(raw, split, embedder)
+                else:
+                    X_train, y_train, X_test, _ = finetuned_features(
+                        raw, split, ratio, seed
+                    )
+                ans_params = {}
+                if args.n_synthetic is not None:
+                    ans_params["n_synthetic"] = args.n_synthetic
+                values = scores(X_train, y_train, X_test, seed, ans_params)
+                auroc = {
+                    name: 100
+                    * unknown_roc_auc_score(
+                        split.y_test,
+                        score,
+                        labels=split.known_classes,
+                        open_label=-1,
+                    )
+                    for name, score in values.items()
+                }
+                runs.append(
+                    {"features": features, "ratio": ratio, "seed": seed, "auroc": auroc}
+                )
+                print(
+                    f"{features} {ratio:.0%} seed {seed}: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in auroc.items()),
+                    file=sys.stderr,
+                    flush=True,
+                )
+    record = {
+        "command": "python "
+        + " ".join(["benchmarks/ans/bench_scores.py", *sys.argv[1:]]),
+        "date": started.isoformat(),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "wall_time": time.perf_counter() - start,
+        "fine_tune": FINE_TUNE,
+        "runs": runs,
+    }
+    Path(args.output + ".json").write_text(json.dumps(record, indent=1))
+    Path(args.output + ".md").write_text(markdown(record))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
