@@ -72,10 +72,10 @@ PUBLISHED = {
 }
 
 
-def methods(seed):
+def methods(seed, ans_params=None):
     return {
         # Default: noise + projection (negative_synthesis="projection").
-        "ans": ANSOneVsRestClassifier(random_state=seed),
+        "ans": ANSOneVsRestClassifier(random_state=seed, **(ans_params or {})),
         "msp": MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5),
         "openmax": OpenMaxClassifier(LogisticRegression(max_iter=1000)),
     }
@@ -357,6 +357,12 @@ def main(argv=None):
         help="also the paper's ablation of ANS at 50%% known",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--n-synthetic",
+        type=int,
+        default=None,
+        help="ANS's n_synthetic, ablation rows included (default: the estimator's)",
+    )
     parser.add_argument("--output", default=str(HERE / "results_clinc"))
     parser.add_argument(
         "--from-json",
@@ -393,13 +399,18 @@ def main(argv=None):
                     )
                     log(f"  fine-tuned on {len(X_train)} sentences in {ft_time:.0f} s")
                     extra["fine_tune_time"] = ft_time
+                ans_params = {}
+                if args.n_synthetic is not None:
+                    ans_params["n_synthetic"] = args.n_synthetic
                 candidates = {
-                    k: v for k, v in methods(seed).items() if k in args.methods
+                    k: v
+                    for k, v in methods(seed, ans_params).items()
+                    if k in args.methods
                 }
                 if args.ablation and ratio == 0.5:
                     for name, mode in ABLATION.items():
                         candidates[name] = ANSOneVsRestClassifier(
-                            negative_synthesis=mode, random_state=seed
+                            negative_synthesis=mode, random_state=seed, **ans_params
                         )
                 for name, clf in candidates.items():
                     row = evaluate(clf, X_train, y_train, X_test, split.y_test)
