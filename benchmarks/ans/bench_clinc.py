@@ -343,36 +343,53 @@ def markdown(record):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_clinc_arguments(parser, *, threads, output):
+    """The command-line options shared by the CLINC150 benchmark scripts."""
     parser.add_argument(
         "--features", nargs="+", default=["frozen"], choices=["frozen", "finetuned"]
     )
     parser.add_argument("--ratios", nargs="+", type=float, default=[0.25, 0.5, 0.75])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=threads)
+    parser.add_argument(
+        "--n-synthetic",
+        type=int,
+        default=None,
+        help="ANS's n_synthetic (default: the estimator's)",
+    )
+    parser.add_argument("--output", default=str(HERE / output))
+    parser.add_argument(
+        "--from-json",
+        default=None,
+        help="only rewrite the markdown table of this results JSON",
+    )
+
+
+def ans_parameters(args):
+    """ANS's parameters set on the command line."""
+    return {} if args.n_synthetic is None else {"n_synthetic": args.n_synthetic}
+
+
+def rewrite_markdown(args, markdown):
+    """With ``--from-json``, re-render its markdown and return True."""
+    if not args.from_json:
+        return False
+    record = json.loads(Path(args.from_json).read_text())
+    Path(args.from_json).with_suffix(".md").write_text(markdown(record))
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_clinc_arguments(parser, threads=2, output="results_clinc")
     parser.add_argument("--methods", nargs="+", default=["ans", "msp", "openmax"])
     parser.add_argument(
         "--ablation",
         action="store_true",
         help="also the paper's ablation of ANS at 50%% known",
     )
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--n-synthetic",
-        type=int,
-        default=None,
-        help="ANS's n_synthetic, ablation rows included (default: the estimator's)",
-    )
-    parser.add_argument("--output", default=str(HERE / "results_clinc"))
-    parser.add_argument(
-        "--from-json",
-        default=None,
-        help="only rewrite the markdown table of this results JSON",
-    )
     args = parser.parse_args(argv)
-    if args.from_json:
-        record = json.loads(Path(args.from_json).read_text())
-        Path(args.from_json).with_suffix(".md").write_text(markdown(record))
+    if rewrite_markdown(args, markdown):
         return
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -399,9 +416,7 @@ def main(argv=None):
                     )
                     log(f"  fine-tuned on {len(X_train)} sentences in {ft_time:.0f} s")
                     extra["fine_tune_time"] = ft_time
-                ans_params = {}
-                if args.n_synthetic is not None:
-                    ans_params["n_synthetic"] = args.n_synthetic
+                ans_params = ans_parameters(args)
                 candidates = {
                     k: v
                     for k, v in methods(seed, ans_params).items()

@@ -42,7 +42,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_clinc import FINE_TUNE, finetuned_features, frozen_features
+from bench_clinc import (
+    FINE_TUNE,
+    add_clinc_arguments,
+    ans_parameters,
+    finetuned_features,
+    frozen_features,
+    rewrite_markdown,
+)
 from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
@@ -137,28 +144,9 @@ def markdown(record):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--features", nargs="+", default=["frozen"], choices=["frozen", "finetuned"]
-    )
-    parser.add_argument("--ratios", nargs="+", type=float, default=[0.25, 0.5, 0.75])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--n-synthetic",
-        type=int,
-        default=None,
-        help="ANS's n_synthetic (default: the estimator's default)",
-    )
-    parser.add_argument("--output", default=str(HERE / "results_scores"))
-    parser.add_argument(
-        "--from-json",
-        default=None,
-        help="only rewrite the markdown table of this results JSON",
-    )
+    add_clinc_arguments(parser, threads=1, output="results_scores")
     args = parser.parse_args(argv)
-    if args.from_json:
-        record = json.loads(Path(args.from_json).read_text())
-        Path(args.from_json).with_suffix(".md").write_text(markdown(record))
+    if rewrite_markdown(args, markdown):
         return
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -177,10 +165,7 @@ def main(argv=None):
                     X_train, y_train, X_test, _ = finetuned_features(
                         raw, split, ratio, seed
                     )
-                ans_params = {}
-                if args.n_synthetic is not None:
-                    ans_params["n_synthetic"] = args.n_synthetic
-                values = scores(X_train, y_train, X_test, seed, ans_params)
+                values = scores(X_train, y_train, X_test, seed, ans_parameters(args))
                 auroc = {
                     name: 100
                     * unknown_roc_auc_score(
