@@ -181,7 +181,7 @@ def test_several_negatives_per_positive(mode):
 
 def test_n_synthetic(blobs):
     X_train, X_test, y_train, y_test = blobs
-    assert ANSOneVsRestClassifier().n_synthetic == 1
+    assert ANSOneVsRestClassifier().n_synthetic == 4
     scores = {}
     for n in (1, 3):
         clf = ANSOneVsRestClassifier(**{**FAST, "n_synthetic": n})

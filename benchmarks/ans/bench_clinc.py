@@ -232,10 +232,9 @@ NOTES = [
         "eps ~ N(0, 4 f^2 diag Sigma_c) projected onto the shell "
         "r <= ||z~ - z|| <= 2r, r = f sqrt(2 Tr Sigma_c) per class on standardized "
         "features with f = `radius_factor` = 1 (the paper's rule), no gradient "
-        'ascent (`negative_synthesis="projection"`), one synthesized negative per '
-        "positive and step (`n_synthetic=1`, the paper's; 4 was the better on "
-        "the validation with fine-tuned features, README: candidate default). "
-        "The epochs, the dropout and "
+        'ascent (`negative_synthesis="projection"`), four synthesized negatives '
+        "per positive and step (`n_synthetic=4`; the paper draws one). "
+        "The epochs, the dropout, the four draws (on fine-tuned features) and "
         "the projection without ascent were chosen on a validation split inside "
         "the known intents (`validate_defaults.py`, README), never on these test "
         "scores. That validation preferred f = 1.5; its test results are in "

@@ -145,9 +145,9 @@ class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
         Epochs of fine-tuning in ``fit``. ``"auto"``: 2 epochs when ``fit``
         gets labels, none without. 0: the encoder stays frozen. The default
         fine-tunes because the benchmark says so: on CLINC150 (10 seeds), ANS
-        on fine-tuned MiniLM embeddings scores 1.2 and 2.4 points of macro-F1
-        above ANS on frozen ones at 50 and 75 % known intents, and 0.5 below
-        at 25 % (within the seeds' spread of 2.4-2.6) (``benchmarks/ans``).
+        on fine-tuned MiniLM embeddings scores 1.3 and 2.4 points of macro-F1
+        above ANS on frozen ones at 50 and 75 % known intents, and 0.8 below
+        at 25 % (within the seeds' spread of 2.3-2.4) (``benchmarks/ans``).
         It costs minutes on a CPU for ten thousand sentences; pass 0 for a
         quick frozen encoder.
     n_trainable_layers : int, default=2
