@@ -30,6 +30,7 @@ import os
 import platform
 import sys
 import time
+from collections import namedtuple
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -369,6 +370,62 @@ def ans_parameters(args):
     return {} if args.n_synthetic is None else {"n_synthetic": args.n_synthetic}
 
 
+ClincRun = namedtuple(
+    "ClincRun",
+    "features ratio seed split X_train y_train X_test fine_tune_time",
+)
+
+
+def clinc_runs(args):
+    """The (features, ratio, seed) of the command line, with the split's features.
+
+    Sets the torch threads of ``args`` first. Yields a ``ClincRun`` for each;
+    its ``fine_tune_time`` is None for frozen features.
+    """
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raw = load_clinc150()
+    embedder = TextEmbedder().fit(raw.text_train[:1])
+    for features in args.features:
+        for ratio in args.ratios:
+            for seed in args.seeds:
+                split = load_clinc150(known_ratio=ratio, random_state=seed)
+                if features == "frozen":
+                    X_train, y_train, X_test = frozen_features(raw, split, embedder)
+                    fine_tune_time = None
+                else:
+                    X_train, y_train, X_test, fine_tune_time = finetuned_features(
+                        raw, split, ratio, seed
+                    )
+                yield ClincRun(
+                    features,
+                    ratio,
+                    seed,
+                    split,
+                    X_train,
+                    y_train,
+                    X_test,
+                    fine_tune_time,
+                )
+
+
+def write_results(args, started, start, runs, markdown):
+    """Write ``<output>.json`` (the runs and how they were made) and ``.md``."""
+    record = {
+        "command": "python " + " ".join(sys.argv),
+        "date": started.isoformat(),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "wall_time": time.perf_counter() - start,
+        "fine_tune": FINE_TUNE,
+        "runs": runs,
+    }
+    Path(args.output + ".json").write_text(json.dumps(record, indent=1))
+    Path(args.output + ".md").write_text(markdown(record))
+
+
 def rewrite_markdown(args, markdown):
     """With ``--from-json``, re-render its markdown and return True."""
     if not args.from_json:
@@ -390,73 +447,49 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if rewrite_markdown(args, markdown):
         return
-    torch.set_num_threads(args.threads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-    started = datetime.now(UTC)
-    start = time.perf_counter()
+    started, start = datetime.now(UTC), time.perf_counter()
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    raw = load_clinc150()
-    embedder = TextEmbedder().fit(raw.text_train[:1])
     runs = []
-    for features in args.features:
-        for ratio in args.ratios:
-            for seed in args.seeds:
-                split = load_clinc150(known_ratio=ratio, random_state=seed)
-                extra = {}
-                if features == "frozen":
-                    X_train, y_train, X_test = frozen_features(raw, split, embedder)
-                else:
-                    X_train, y_train, X_test, ft_time = finetuned_features(
-                        raw, split, ratio, seed
-                    )
-                    log(f"  fine-tuned on {len(X_train)} sentences in {ft_time:.0f} s")
-                    extra["fine_tune_time"] = ft_time
-                ans_params = ans_parameters(args)
-                candidates = {
-                    k: v
-                    for k, v in methods(seed, ans_params).items()
-                    if k in args.methods
-                }
-                if args.ablation and ratio == 0.5:
-                    for name, mode in ABLATION.items():
-                        candidates[name] = ANSOneVsRestClassifier(
-                            negative_synthesis=mode, random_state=seed, **ans_params
-                        )
-                for name, clf in candidates.items():
-                    row = evaluate(clf, X_train, y_train, X_test, split.y_test)
-                    row.update(
-                        features=features, ratio=ratio, seed=seed, method=name, **extra
-                    )
-                    runs.append(row)
-                    log(
-                        f"{features} {ratio:.0%} seed {seed} {name}: "
-                        f"acc {row['accuracy']:.2f} F1 {row['macro_f1']:.2f} "
-                        f"(known {row['f1_known']:.2f}, open {row['f1_open']:.2f}), "
-                        f"AUROC {row['auroc']:.2f}, fit {row['fit_time']:.1f} s"
-                    )
-                    Path(args.output + ".json").write_text(
-                        json.dumps(
-                            {"command": " ".join(sys.argv), "runs": runs}, indent=1
-                        )
-                    )
-    wall = time.perf_counter() - start
-    record = {
-        "command": "python " + " ".join(sys.argv),
-        "date": started.isoformat(),
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": args.threads,
-        "wall_time": wall,
-        "fine_tune": FINE_TUNE,
-        "runs": runs,
-    }
-    Path(args.output + ".json").write_text(json.dumps(record, indent=1))
-    Path(args.output + ".md").write_text(markdown(record))
+    for run in clinc_runs(args):
+        extra = {}
+        if run.fine_tune_time is not None:
+            log(
+                f"  fine-tuned on {len(run.X_train)} sentences in "
+                f"{run.fine_tune_time:.0f} s"
+            )
+            extra["fine_tune_time"] = run.fine_tune_time
+        ans_params = ans_parameters(args)
+        candidates = {
+            k: v for k, v in methods(run.seed, ans_params).items() if k in args.methods
+        }
+        if args.ablation and run.ratio == 0.5:
+            for name, mode in ABLATION.items():
+                candidates[name] = ANSOneVsRestClassifier(
+                    negative_synthesis=mode, random_state=run.seed, **ans_params
+                )
+        for name, clf in candidates.items():
+            row = evaluate(clf, run.X_train, run.y_train, run.X_test, run.split.y_test)
+            row.update(
+                features=run.features,
+                ratio=run.ratio,
+                seed=run.seed,
+                method=name,
+                **extra,
+            )
+            runs.append(row)
+            log(
+                f"{run.features} {run.ratio:.0%} seed {run.seed} {name}: "
+                f"acc {row['accuracy']:.2f} F1 {row['macro_f1']:.2f} "
+                f"(known {row['f1_known']:.2f}, open {row['f1_open']:.2f}), "
+                f"AUROC {row['auroc']:.2f}, fit {row['fit_time']:.1f} s"
+            )
+            Path(args.output + ".json").write_text(
+                json.dumps({"command": " ".join(sys.argv), "runs": runs}, indent=1)
+            )
+    write_results(args, started, start, runs, markdown)
     print(Path(args.output + ".md").read_text())
 
 

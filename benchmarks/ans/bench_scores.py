@@ -32,23 +32,17 @@ as in ``bench_clinc.py`` when the cache does not hold them.
 """
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
-import torch
 from bench_clinc import (
-    FINE_TUNE,
     add_clinc_arguments,
     ans_parameters,
-    finetuned_features,
-    frozen_features,
+    clinc_runs,
     rewrite_markdown,
+    write_results,
 )
 from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression
@@ -56,11 +50,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import LabelEncoder
 
 from sklearn_openset import ANSOneVsRestClassifier
-from sklearn_openset.datasets import load_clinc150
-from sklearn_openset.feature_extraction import TextEmbedder
 from sklearn_openset.metrics import unknown_roc_auc_score
 
-HERE = Path(__file__).resolve().parent
 SCORES = ("ans", "msp", "max-logit", "knn-1", "knn-10", "mahalanobis", "centroid")
 
 
@@ -148,57 +139,37 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if rewrite_markdown(args, markdown):
         return
-    torch.set_num_threads(args.threads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    started = datetime.now(UTC)
-    start = time.perf_counter()
-    raw = load_clinc150()
-    embedder = TextEmbedder().fit(raw.text_train[:1])
+    started, start = datetime.now(UTC), time.perf_counter()
     runs = []
-    for features in args.features:
-        for ratio in args.ratios:
-            for seed in args.seeds:
-                split = load_clinc150(known_ratio=ratio, random_state=seed)
-                if features == "frozen":
-                    X_train, y_train, X_test = frozen_features(raw, split, embedder)
-                else:
-                    X_train, y_train, X_test, _ = finetuned_features(
-                        raw, split, ratio, seed
-                    )
-                values = scores(X_train, y_train, X_test, seed, ans_parameters(args))
-                auroc = {
-                    name: 100
-                    * unknown_roc_auc_score(
-                        split.y_test,
-                        score,
-                        labels=split.known_classes,
-                        open_label=-1,
-                    )
-                    for name, score in values.items()
-                }
-                runs.append(
-                    {"features": features, "ratio": ratio, "seed": seed, "auroc": auroc}
-                )
-                print(
-                    f"{features} {ratio:.0%} seed {seed}: "
-                    + ", ".join(f"{k} {v:.2f}" for k, v in auroc.items()),
-                    file=sys.stderr,
-                    flush=True,
-                )
-    record = {
-        "command": "python "
-        + " ".join(["benchmarks/ans/bench_scores.py", *sys.argv[1:]]),
-        "date": started.isoformat(),
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": args.threads,
-        "wall_time": time.perf_counter() - start,
-        "fine_tune": FINE_TUNE,
-        "runs": runs,
-    }
-    Path(args.output + ".json").write_text(json.dumps(record, indent=1))
-    Path(args.output + ".md").write_text(markdown(record))
+    for run in clinc_runs(args):
+        values = scores(
+            run.X_train, run.y_train, run.X_test, run.seed, ans_parameters(args)
+        )
+        auroc = {
+            name: 100
+            * unknown_roc_auc_score(
+                run.split.y_test,
+                score,
+                labels=run.split.known_classes,
+                open_label=-1,
+            )
+            for name, score in values.items()
+        }
+        runs.append(
+            {
+                "features": run.features,
+                "ratio": run.ratio,
+                "seed": run.seed,
+                "auroc": auroc,
+            }
+        )
+        print(
+            f"{run.features} {run.ratio:.0%} seed {run.seed}: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in auroc.items()),
+            file=sys.stderr,
+            flush=True,
+        )
+    write_results(args, started, start, runs, markdown)
 
 
 if __name__ == "__main__":
