@@ -305,7 +305,7 @@ default="projection"
         samples of the known classes and rejecting more held-out intents at
         once. On frozen embeddings that validation gave no gain (89.6 -> 89.2
         at 25 %, 89.6 -> 88.9 at 50 %); the choice follows the fine-tuned
-        pipeline, what
+        pipeline, which is what
         :class:`~sklearn_openset.feature_extraction.TextEmbedder` gives
         when it is fitted with labels. On the CLINC150 test sets
         (10 seeds, ``benchmarks/ans``), checked after the choice, 4 draws are
@@ -414,8 +414,8 @@ default="projection"
 
     With the default ``negative_synthesis="projection"`` the ascent is
     skipped (:math:`k = 0`): see that parameter for why. Each positive gets
-    ``n_synthetic`` draws of :math:`\\epsilon` per step (default 4, the
-    paper one) and :math:`\\mathcal{L}_{syn}` is their mean.
+    ``n_synthetic`` draws of :math:`\\epsilon` per step (default 4; the
+    paper draws one) and :math:`\\mathcal{L}_{syn}` is their mean.
 
     Other departures from the paper, for speed on CPUs: each training step
     draws the same number of samples of every class, and each head sees
