@@ -319,10 +319,13 @@ default="projection"
         have coordinates around 0.05, BERT's pooled output around 0.5); on
         standardized features the default learning rate and initialisation
         fit them all (the paper's BERT features need no scaling).
-    threshold : float, default=0.0
-        An input is rejected when its largest head logit is below
-        ``threshold``. 0 is the paper's rule (every head says negative);
-        raise it to reject more.
+    threshold : float or "auto", default=0.0
+        An input is rejected when its largest head logit
+        (:meth:`score_samples`) is below ``threshold``. 0 is the paper's
+        rule (every head says negative); raise it to reject more. NaN is
+        refused. ``"auto"`` is the library's one calibration rule: accept
+        95 % of the correctly classified training samples (the heads have
+        seen them, so it rejects more new known inputs than 5 %).
     max_epochs : int, default=15
         Passes over the training data (each step draws the same number of
         samples of every class). Chosen on a validation split (see Notes):
@@ -483,7 +486,7 @@ default="projection"
         "negative_ratio": [Interval(Integral, 1, None, closed="left")],
         "n_synthetic": [Interval(Integral, 1, None, closed="left")],
         "standardize": ["boolean"],
-        "threshold": [Real],
+        "threshold": [Interval(Real, None, None, closed="neither"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -643,7 +646,11 @@ default="projection"
         )
         self.classifier_fit_time_ = float(self.net_.classifier_time_)
         self.heads_fit_time_ = float(self.net_.heads_time_)
-        self.threshold_ = float(self.threshold)
+        if isinstance(self.threshold, str):
+            index, score, _ = self._open_set_parts(X)
+            self._calibrate_threshold(score, index == y_encoded)
+        else:
+            self._calibrate_threshold()
         return self
 
     # -- prediction ------------------------------------------------------------
@@ -703,12 +710,12 @@ default="projection"
             return logits[:, 1] - logits[:, 0]
         return logits
 
-    def _closed_set_index_and_score(self, X):
+    def _open_set_parts(self, X):
         X = self._validate_predict_data(X, allow_nd=False)
         class_logits, head_logits = self._forward(X)
         index = class_logits.argmax(dim=1).numpy()
         score = head_logits.max(dim=1).values.numpy().astype(np.float64, copy=False)
-        return index, score
+        return index, score, None
 
 
 register_estimator(

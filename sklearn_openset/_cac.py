@@ -24,11 +24,6 @@ from .nn import MLP, CACLoss, CACNet, Classifier32, cac_rejection_score
 
 __all__ = ["CACClassifier"]
 
-# Share of the correctly classified training samples that threshold="auto"
-# accepts (the same rule as MSPClassifier's "auto").
-_ACCEPT_RATE = 0.95
-
-
 class _ArrayBatches:
     """skorch iterator over the arrays of a skorch ``Dataset``, a batch at a time.
 
@@ -534,17 +529,10 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             with torch.no_grad():
                 new_distances = layer(logits[torch.as_tensor(calibration_rows)])
             scores = -cac_rejection_score(new_distances).min(dim=1).values.numpy()
-            accepted = (
-                new_distances.argmin(dim=1).numpy() == y_encoded[calibration_rows]
-            )
-            # With no correctly classified sample at all (a failed training),
-            # calibrate on all of them rather than fail.
-            self.threshold_ = self._resolve_threshold(
-                scores[accepted] if accepted.any() else scores,
-                accept_rate=_ACCEPT_RATE,
-            )
+            correct = new_distances.argmin(dim=1).numpy() == y_encoded[calibration_rows]
+            self._calibrate_threshold(scores, correct)
         else:
-            self.threshold_ = self._resolve_threshold()
+            self._calibrate_threshold()
 
     # -- prediction ----------------------------------------------------------
     def _distances(self, X):
@@ -553,12 +541,13 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         _, distances = self._forward(X)
         return distances.to(torch.float64)
 
-    def _closed_set_index_and_score(self, X):
+    def _open_set_parts(self, X):
         distances = self._distances(X)
         scores = cac_rejection_score(distances)
         return (
             distances.argmin(dim=1).numpy(),
             -scores.min(dim=1).values.numpy(),
+            None,
         )
 
     def predict_proba(self, X):

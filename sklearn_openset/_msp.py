@@ -7,6 +7,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._metadata_requests import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -40,9 +46,11 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         than scikit-learn's default so that it converges on unscaled
         features).
     threshold : float in [0, 1] or "auto", default=0.5
-        Inputs whose top probability is below it are rejected. 0.5 is the
-        value of the open-set papers' MSP baseline. ``"auto"`` accepts 95% of
-        the correctly classified training samples.
+        Inputs whose top probability (:meth:`score_samples`) is below it are
+        rejected. 0.5 is the value of the open-set papers' MSP baseline.
+        ``"auto"`` is the library's one calibration rule: it accepts 95 % of
+        the correctly classified training samples (the threshold is the 5 %
+        quantile of their top probabilities).
     open_label : int or str, default=-1
         Label predicted for rejected inputs. Must not be a class label.
 
@@ -115,7 +123,9 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Known-class labels; must not contain ``open_label``.
         **fit_params : dict
-            Passed to ``estimator.fit``.
+            Passed to ``estimator.fit``; with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``), only what
+            ``estimator`` requested with ``set_fit_request``.
 
         Returns
         -------
@@ -125,15 +135,33 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # here only the feature count is recorded.
         validate_data(self, X, skip_check_array=True)
         y_encoded = self._fit_labels(y)
-        self.estimator_ = clone(self._estimator()).fit(X, y, **fit_params)
+        if _routing_enabled():
+            fit_params = process_routing(self, "fit", **fit_params).estimator.fit
+        # The wrapped classifier gets y as given (1-D after _fit_labels' check).
+        self.estimator_ = clone(self._estimator()).fit(
+            X, self.classes_[y_encoded], **fit_params
+        )
         self.classes_ = self.estimator_.classes_
         if isinstance(self.threshold, str):
             proba = self.estimator_.predict_proba(X)
-            correct = np.argmax(proba, axis=1) == y_encoded
-            self.threshold_ = self._resolve_threshold(proba.max(axis=1)[correct])
+            self._calibrate_threshold(
+                proba.max(axis=1), np.argmax(proba, axis=1) == y_encoded
+            )
         else:
-            self.threshold_ = float(self.threshold)
+            self._calibrate_threshold()
         return self
+
+    def get_metadata_routing(self):
+        """Metadata routing of this object: ``fit`` parameters go to ``estimator``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return MetadataRouter(owner=self).add(
+            estimator=self._estimator(),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
 
     def predict_proba(self, X):
         """Closed-set probabilities over ``classes_``.
@@ -165,9 +193,9 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return self.estimator_.decision_function(X)
 
-    def _closed_set_index_and_score(self, X):
+    def _open_set_parts(self, X):
         proba = self.predict_proba(X)
-        return np.argmax(proba, axis=1), proba.max(axis=1)
+        return np.argmax(proba, axis=1), proba.max(axis=1), None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

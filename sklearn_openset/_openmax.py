@@ -540,12 +540,12 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
             return scores[:, 1] - scores[:, 0]
         return scores
 
-    def _closed_set_index_and_score(self, X):
+    def _open_set_parts(self, X):
         index, score = [], []
         for _, proba, known in self._open_proba_chunks(X):
             index.append(np.argmax(proba[:, :-1], axis=1))
             score.append(known)
-        return np.concatenate(index), np.concatenate(score)
+        return np.concatenate(index), np.concatenate(score), None
 
     def _open_set_decision(self, X):
         index, reject = [], []

@@ -34,29 +34,52 @@ from .utils._validation import (
 __all__ = ["BaseDeepOpenSetClassifier", "OpenSetClassifierMixin"]
 
 
+#: Share of the chosen known samples that ``threshold="auto"`` accepts: the
+#: threshold is the ``1 - AUTO_ACCEPT_RATE`` quantile of their scores.
+AUTO_ACCEPT_RATE = 0.95
+
+#: The constraint of a ``threshold`` parameter that may be any score: a number
+#: (NaN refused; -inf rejects nothing), ``"auto"`` or ``None`` (no threshold).
+THRESHOLD_CONSTRAINT = [
+    Interval(Real, None, None, closed="neither"),
+    StrOptions({"auto"}),
+    None,
+]
+
+
 class OpenSetClassifierMixin(ClassifierMixin):
     """Mixin for classifiers that may answer ``open_label`` for unknown inputs.
 
-    A subclass sets ``classes_`` and ``threshold_`` in ``fit`` and implements
-    ``_closed_set_index_and_score(X)``, returning the index in ``classes_`` of
-    the closed-set decision and the known-ness score of every sample (higher
-    means more like the known classes). The mixin then provides:
+    ``threshold`` has one meaning for every estimator: it is in the units of
+    :meth:`score_samples`, and :meth:`predict` rejects an input where
+    ``score_samples(X) < threshold_``, plus a rule of the method's own where
+    its paper gives one and its docstring names it. So ``threshold_`` can be
+    chosen from ``score_samples`` alone, without refitting.
+
+    A subclass sets ``classes_`` in ``fit`` and ``threshold_`` with
+    :meth:`_calibrate_threshold`, and implements ``_open_set_parts(X)``,
+    returning the index in ``classes_`` of the closed-set decision, the
+    known-ness score of every sample (higher means more like the known
+    classes) and the method's own rejection mask (``None`` for none). The
+    mixin then provides:
 
     - ``predict``: the closed-set class, or ``open_label`` where
-      ``score < threshold_`` (a method with its own rejection rule overrides
-      ``_open_set_decision``);
+      ``score < threshold_`` or the method's own rule rejects;
     - ``score_samples``: the known-ness score;
     - ``score``: open-set accuracy, where labels of ``y`` that are not in
       ``classes_`` count as ``open_label``.
     """
 
-    def _closed_set_index_and_score(self, X):  # pragma: no cover - abstract
+    def _open_set_parts(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _open_set_decision(self, X):
         """Closed-set index and rejection mask of every sample."""
-        class_index, known_score = self._closed_set_index_and_score(X)
-        return class_index, known_score < self.threshold_
+        class_index, known_score, own_rejection = self._open_set_parts(X)
+        reject = known_score < self.threshold_
+        if own_rejection is not None:
+            reject |= own_rejection
+        return class_index, reject
 
     def predict(self, X):
         """Predict a known class, or ``open_label`` for inputs judged unknown.
@@ -82,7 +105,7 @@ class OpenSetClassifierMixin(ClassifierMixin):
 
         This follows scikit-learn's outlier detectors. The score of an
         unknown input, e.g. for :func:`~sklearn_openset.metrics.unknown_roc_auc_score`,
-        is its negative.
+        is its negative. ``predict`` rejects where it is below ``threshold_``.
 
         Parameters
         ----------
@@ -94,7 +117,7 @@ class OpenSetClassifierMixin(ClassifierMixin):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        return self._closed_set_index_and_score(X)[1]
+        return self._open_set_parts(X)[1]
 
     def score(self, X, y, sample_weight=None):
         """Open-set accuracy on ``X``.
@@ -130,21 +153,33 @@ class OpenSetClassifierMixin(ClassifierMixin):
         )
         return y_encoded
 
-    def _resolve_threshold(self, train_scores=None, *, accept_rate=0.95):
-        """Fitted threshold: the parameter, or calibrated when it is ``"auto"``.
+    def _calibrate_threshold(self, scores=None, accepted=None):
+        """Set and return ``threshold_``, in the units of ``score_samples``.
 
-        ``"auto"`` accepts ``accept_rate`` of ``train_scores`` (the known-ness
-        scores of training samples chosen by the method, e.g. the correctly
-        classified ones): the threshold is their ``1 - accept_rate`` quantile.
+        The one rule of ``threshold="auto"`` for every estimator: accept
+        :data:`AUTO_ACCEPT_RATE` (95 %) of the chosen known samples, i.e. the
+        threshold is the 5 % quantile of their ``scores``. The method chooses
+        the samples (training rows, or its held-out rows) and passes their
+        scores; ``accepted`` marks the ones to calibrate on (the correctly
+        classified ones); where it marks none (a failed training), all of
+        ``scores`` are used. A number is taken as it is; ``None`` is no
+        threshold (``-inf``: only the method's own rule rejects).
         """
-        if isinstance(self.threshold, str):
-            if train_scores is None or len(train_scores) == 0:
+        if self.threshold is None:
+            self.threshold_ = -np.inf
+        elif isinstance(self.threshold, str):
+            scores = np.asarray(scores if scores is not None else [], dtype=float)
+            if accepted is not None and np.any(accepted):
+                scores = scores[np.asarray(accepted, dtype=bool)]
+            if scores.size == 0:
                 raise ValueError(
-                    "threshold='auto' needs training samples to calibrate on; "
-                    "pass a number as threshold."
+                    "threshold='auto' needs known samples to calibrate on and got "
+                    "none; pass a number as threshold."
                 )
-            return float(np.quantile(train_scores, 1.0 - accept_rate))
-        return float(self.threshold)
+            self.threshold_ = float(np.quantile(scores, 1.0 - AUTO_ACCEPT_RATE))
+        else:
+            self.threshold_ = float(self.threshold)
+        return self.threshold_
 
 
 _OPTIMIZERS = {

@@ -457,6 +457,9 @@ def test_bad_inputs(blobs, fitted):
         fitted.score_samples(np.full((2, 8), np.nan))
     with pytest.raises(ValueError, match="radius"):
         ANSOneVsRestClassifier(radius=-1.0).fit(X_train, y_train)
+    # Regression: a NaN threshold was accepted, and then nothing was rejected.
+    with pytest.raises(ValueError, match="threshold"):
+        ANSOneVsRestClassifier(threshold=np.nan).fit(X_train, y_train)
     with pytest.raises(ValueError, match="one logit per class"):
         ANSOneVsRestClassifier(module=nn.Linear(8, 5), max_epochs=1).fit(
             X_train, y_train

@@ -70,16 +70,16 @@ class TinySoftmaxNet(BaseDeepOpenSetClassifier):
             default_module=lambda: _mlp(n_features, n_classes),
             criterion=nn.CrossEntropyLoss,
         )
-        self.threshold_ = float(self.threshold)
+        self._calibrate_threshold()
         return self
 
     def predict_proba(self, X):
         X = self._validate_predict_data(X, allow_nd=False)
         return torch.softmax(self._forward(X), dim=1).numpy().astype(np.float64)
 
-    def _closed_set_index_and_score(self, X):
+    def _open_set_parts(self, X):
         proba = self.predict_proba(X)
-        return proba.argmax(axis=1), proba.max(axis=1)
+        return proba.argmax(axis=1), proba.max(axis=1), None
 
 
 # With threshold 0 nothing is rejected, so only the open_label collision of

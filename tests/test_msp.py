@@ -2,7 +2,9 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn import config_context
 from sklearn.base import clone
+from sklearn.exceptions import DataConversionWarning, UnsetMetadataPassedError
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
@@ -118,3 +120,29 @@ def test_clone_and_pickle(blobs):
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict(X_test), clf.predict(X_test))
     assert clone(clf).get_params()["threshold"] == 0.8
+
+
+def test_auto_threshold_with_a_column_vector_y(blobs):
+    # Regression: a column-vector y was broadcast against the predictions.
+    X_train, _, y_train, _ = blobs
+    with pytest.warns(DataConversionWarning):
+        column = MSPClassifier(threshold="auto").fit(X_train, y_train.reshape(-1, 1))
+    flat = MSPClassifier(threshold="auto").fit(X_train, y_train)
+    assert column.threshold_ == flat.threshold_
+    np.testing.assert_array_equal(column.predict(X_train), flat.predict(X_train))
+
+
+def test_metadata_routing_sends_sample_weight_to_the_estimator(blobs):
+    X_train, _, y_train, _ = blobs
+    weights = np.where(y_train == y_train[0], 10.0, 1.0)
+    with config_context(enable_metadata_routing=True):
+        inner = LogisticRegression().set_fit_request(sample_weight=True)
+        routed = MSPClassifier(inner).fit(X_train, y_train, sample_weight=weights)
+        unrouted = MSPClassifier(LogisticRegression()).fit(X_train, y_train)
+        with pytest.raises(UnsetMetadataPassedError):
+            MSPClassifier(LogisticRegression()).fit(
+                X_train, y_train, sample_weight=weights
+            )
+    direct = LogisticRegression().fit(X_train, y_train, sample_weight=weights)
+    np.testing.assert_allclose(routed.estimator_.coef_, direct.coef_)
+    assert not np.allclose(unrouted.estimator_.coef_, direct.coef_)

@@ -285,18 +285,18 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
         if isinstance(self.threshold, str):
             proba = self.predict_proba(X[calibration_rows])
             correct = proba.argmax(axis=1) == y_encoded[calibration_rows]
-            self.threshold_ = self._resolve_threshold(proba.max(axis=1)[correct])
+            self._calibrate_threshold(proba.max(axis=1), correct)
         else:
-            self.threshold_ = float(self.threshold)
+            self._calibrate_threshold()
         return self
 
     def predict_proba(self, X):
         X = self._validate_predict_data(X)
         return torch.softmax(self._forward(X).double(), dim=1).numpy()
 
-    def _closed_set_index_and_score(self, X):
+    def _open_set_parts(self, X):
         proba = self.predict_proba(X)
-        return proba.argmax(axis=1), proba.max(axis=1)
+        return proba.argmax(axis=1), proba.max(axis=1), None
 
 
 def outputs_once(clf, X, logits=None):

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
 
 def _is_same_label(a, b):
@@ -73,6 +74,8 @@ def encode_known_labels(y, open_label, *, min_classes=2):
     # fast fit (OpenMax on precomputed activations).
     if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biuUS"):
         check_classification_targets(y)
+        # A column vector is taken as 1-D, with scikit-learn's warning.
+        y = column_or_1d(y, warn=True)
     y = np.asarray(y)
     classes, y_encoded = _unique_inverse(y)
     if classes.shape[0] < min_classes:
