@@ -1,7 +1,5 @@
 """ANS: one-vs-rest heads trained with adaptive negative samples."""
 
-import math
-import time
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -12,13 +10,12 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNet
-from skorch.dataset import unpack_data
+from skorch.callbacks import PassthroughScoring
 from skorch.utils import to_tensor
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import Sampler
 
-from .base import BaseDeepOpenSetClassifier
+from .base import BaseDeepOpenSetClassifier, _ArrayBatches
 from .evaluation import register_estimator
 from .nn import MLP, OneVsRestHeads, OneVsRestNet, synthesize_negatives
 from .nn._ovr import SYNTHESIS_MODES
@@ -26,132 +23,42 @@ from .nn._ovr import SYNTHESIS_MODES
 __all__ = ["ANSOneVsRestClassifier"]
 
 
-# -- training data: class-balanced steps ----------------------------------------
-class _ClassBalancedBatches(Sampler):
-    """Index lists with ``n_per_class`` samples of every class, class by class.
-
-    Each class's samples are drawn from its own stream of random permutations,
-    so within an epoch a class's samples are repeated only once all of them
-    were used. An epoch has ``ceil(n_samples / (n_classes * n_per_class))``
-    steps, so every sample is seen about once. The seed comes from torch's
-    random generator, which the estimator seeds in ``fit``.
-    """
-
-    def __init__(self, labels, n_per_class):
-        labels = np.asarray(labels)
-        self.n_classes = int(labels.max()) + 1
-        self.by_class = [np.flatnonzero(labels == c) for c in range(self.n_classes)]
-        self.n_per_class = int(n_per_class)
-        self.n_batches = math.ceil(len(labels) / (self.n_classes * self.n_per_class))
-
-    def __len__(self):
-        return self.n_batches
-
-    def __iter__(self):
-        rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
-        needed = self.n_batches * self.n_per_class
-        columns = []
-        for rows in self.by_class:
-            n_perms = math.ceil(needed / len(rows))
-            stream = np.concatenate([rng.permutation(rows) for _ in range(n_perms)])
-            columns.append(stream[:needed].reshape(self.n_batches, self.n_per_class))
-        batches = np.stack(columns, axis=1)  # (n_batches, n_classes, n_per_class)
-        for batch in batches:
-            yield batch.ravel()
-
-
-class _ClassBalancedLoader:
-    """skorch ``iterator_train``: one class-balanced step per item.
-
-    Indexes the training arrays (as tensors, converted once) with the
-    sampler's index lists directly: going through the skorch dataset and a
-    ``DataLoader`` would check every index of every step in Python.
-    ``batch_size`` and ``shuffle`` are skorch's and are replaced by the
-    class-balanced sampler.
-    """
-
-    def __init__(self, dataset, *, n_per_class, batch_size=None, shuffle=None):
-        self.X = torch.as_tensor(np.asarray(dataset.X))
-        y = np.asarray(dataset.y)
-        self.y = torch.as_tensor(y)
-        self.sampler = _ClassBalancedBatches(y, n_per_class)
-
-    def __len__(self):
-        return len(self.sampler)
-
-    def __iter__(self):
-        for rows in self.sampler:
-            rows = torch.from_numpy(rows)
-            yield self.X[rows], self.y[rows]
-
-
 # -- the skorch net -------------------------------------------------------------
 class _ANSNet(NeuralNet):
     """skorch net training the classifier and the heads with ANS.
 
-    ``initialize_module`` wraps the known-class classifier (the estimator's
-    ``module``) with the one-vs-rest heads into a :class:`OneVsRestNet`;
-    ``train_step_single`` computes the cross-entropy of the classifier and the
-    heads' ``L_open`` with the synthesized negatives of Algorithm 1.
+    The module is a :class:`OneVsRestNet`; in training its forward gives the
+    classifier's logits only (``heads=False``, a fit parameter), and
+    ``get_loss`` adds to their cross-entropy the heads' ``L_open`` with the
+    synthesized negatives of Algorithm 1. The two terms are recorded per
+    batch (``train_ce_loss``, ``train_open_loss``) and averaged per epoch.
     """
 
     def __init__(self, module, *args, ans_params=None, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.ans_params = ans_params
 
-    def initialize_module(self):
-        super().initialize_module()
-        params = self.ans_params
-        if not isinstance(self.module_, OneVsRestNet):
-            heads = OneVsRestHeads(
-                params["n_features"],
-                params["n_classes"],
-                hidden_layer_sizes=params["hidden_layer_sizes"],
-                dropout=params["dropout"],
-            )
-            self.module_ = OneVsRestNet(
-                self.module_,
-                heads,
-                params["radius"],
-                params["noise_std"],
-                shift=params["shift"],
-                scale=params["scale"],
-            )
-        self.classifier_time_ = 0.0
-        self.heads_time_ = 0.0
-        return self
-
-    def _clock(self):
-        if str(self.device).startswith("cuda"):
-            torch.cuda.synchronize(self.device)
-        return time.perf_counter()
-
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        y = to_tensor(yi, device=self.device)
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        class_logits = y_pred[0] if isinstance(y_pred, tuple) else y_pred
+        y_true = to_tensor(y_true, device=self.device)
+        loss_ce = self.criterion_(class_logits, y_true)
+        if not training:
+            return loss_ce
         params = self.ans_params
         module = self.module_
-        X = module.standardize(to_tensor(Xi, device=self.device))
+        Z = module.standardize(to_tensor(X, device=self.device))
         n_classes = params["n_classes"]
-        m = X.shape[0] // n_classes
-
-        # The known-class classifier: cross-entropy.
-        start = self._clock()
-        class_logits = module.classifier(X)
-        loss_ce = self.criterion_(class_logits, y)
-        loss_ce.backward()
-        middle = self._clock()
+        m = Z.shape[0] // n_classes
 
         # The heads: L_open = L_rest + lambda * L_syn, all heads at once.
-        positives = X.view(n_classes, m, -1)
+        positives = Z.view(n_classes, m, -1)
         n_neg = params["negative_ratio"] * m
         # Real negatives of head c: random rows of the other classes' blocks.
         draw = torch.randint(
-            0, (n_classes - 1) * m, (n_classes, n_neg), device=X.device
+            0, (n_classes - 1) * m, (n_classes, n_neg), device=Z.device
         )
-        own_block = torch.arange(n_classes, device=X.device)[:, None] * m
-        negatives = X[draw + m * (draw >= own_block)]
+        own_block = torch.arange(n_classes, device=Z.device)[:, None] * m
+        negatives = Z[draw + m * (draw >= own_block)]
         synthesized = synthesize_negatives(
             module.heads,
             positives,
@@ -185,15 +92,11 @@ class _ANSNet(NeuralNet):
         if synthesized is not None:
             loss_syn = F.softplus(logits[:, m + n_neg :]).mean(dim=1)
             loss_open = loss_open + params["weight"] * loss_syn.sum()
-        loss_open.backward()
-        end = self._clock()
-
-        self.classifier_time_ += middle - start
-        self.heads_time_ += end - middle
-        return {
-            "loss": (loss_ce + loss_open / n_classes).detach(),
-            "y_pred": class_logits,
-        }
+        self.history.record_batch("train_ce_loss", loss_ce.item())
+        self.history.record_batch("train_open_loss", loss_open.item())
+        # The classifier and the heads share no parameter: one backward of the
+        # sum gives each exactly the gradient of its own term.
+        return loss_ce + loss_open
 
 
 # -- the estimator --------------------------------------------------------------
@@ -359,10 +262,6 @@ default="projection"
         The inner radius ``r_c`` of each class's shell.
     threshold_ : float
     n_features_in_ : int
-    classifier_fit_time_ : float
-        Seconds spent training the known-class classifier.
-    heads_fit_time_ : float
-        Seconds spent training the heads (synthesis included).
 
     See Also
     --------
@@ -639,19 +538,45 @@ default="projection"
             net_class=_ANSNet,
             random_state=random_state,
             ans_params=ans_params,
-            iterator_train=_ClassBalancedLoader,
-            iterator_valid__batch_size=self.batch_size * 64,
+            callbacks=[
+                ("train_ce_loss", PassthroughScoring("train_ce_loss", on_train=True)),
+                (
+                    "train_open_loss",
+                    PassthroughScoring("train_open_loss", on_train=True),
+                ),
+                *self._callbacks(),
+            ],
+            fit_params={"heads": False},
+            wrap_params=ans_params,
+            iterator_train=_ArrayBatches,
             iterator_train__n_per_class=self.batch_size,
+            iterator_valid__batch_size=self.batch_size * 64,
             **net_kwargs,
         )
-        self.classifier_fit_time_ = float(self.net_.classifier_time_)
-        self.heads_fit_time_ = float(self.net_.heads_time_)
         if isinstance(self.threshold, str):
             index, score, _ = self._open_set_parts(X)
             self._calibrate_threshold(score, index == y_encoded)
         else:
             self._calibrate_threshold()
         return self
+
+    def _wrap_module(self, classifier, **params):
+        # Called by the base under the fit's torch seed, after the logit check:
+        # the heads beside the known-class classifier.
+        heads = OneVsRestHeads(
+            params["n_features"],
+            params["n_classes"],
+            hidden_layer_sizes=params["hidden_layer_sizes"],
+            dropout=params["dropout"],
+        )
+        return OneVsRestNet(
+            classifier,
+            heads,
+            params["radius"],
+            params["noise_std"],
+            shift=params["shift"],
+            scale=params["scale"],
+        )
 
     # -- prediction ------------------------------------------------------------
     def _class_logits(self, X):

@@ -16,62 +16,12 @@ from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.utils import noop, to_tensor
-from torch.utils.data import DataLoader
 
-from .base import BaseDeepOpenSetClassifier
+from .base import BaseDeepOpenSetClassifier, _ArrayBatches
 from .evaluation import register_estimator
 from .nn import MLP, CACLoss, CACNet, Classifier32, cac_rejection_score
 
 __all__ = ["CACClassifier"]
-
-class _ArrayBatches:
-    """skorch iterator over the arrays of a skorch ``Dataset``, a batch at a time.
-
-    skorch's default ``DataLoader`` fetches a batch sample by sample and
-    collates it; for small vector inputs that costs more than the training
-    step itself. Here each batch is one slice (or one fancy index) of the
-    arrays, as tensors sharing their memory. The shuffled order is a
-    ``torch.randperm`` from torch's global generator, which ``fit`` seeds.
-    Any other dataset goes through a plain ``DataLoader``.
-    """
-
-    def __init__(self, dataset, *, batch_size, shuffle=False):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self._tensors = None
-        if (
-            isinstance(dataset, Dataset)
-            and isinstance(dataset.X, np.ndarray)
-            and (dataset.y is None or isinstance(dataset.y, np.ndarray))
-        ):
-            with warnings.catch_warnings():
-                # Read-only arrays (e.g. memory maps) are shared, not copied:
-                # the batches are new tensors, nothing writes into these.
-                warnings.filterwarnings("ignore", message=".*not writable.*")
-                self._tensors = (
-                    torch.from_numpy(dataset.X),
-                    None if dataset.y is None else torch.from_numpy(dataset.y),
-                )
-
-    def __len__(self):
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __iter__(self):
-        if self._tensors is None:
-            yield from DataLoader(
-                self.dataset, batch_size=self.batch_size, shuffle=self.shuffle
-            )
-            return
-        X, y = self._tensors
-        n = len(X)
-        order = torch.randperm(n) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
-            rows = slice(start, start + self.batch_size)
-            if order is not None:
-                rows = order[rows]
-            yield X[rows], (None if y is None else y[rows])
-
 
 class _CACNeuralNet(NeuralNet):
     """skorch net for :class:`~sklearn_openset.nn.CACNet`.
@@ -385,11 +335,9 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             f"{tuple(input_shape)}. Pass a module for other inputs."
         )
 
-    def _make_module(self, default_factory, X_probe):
-        # Called by the base under the fit's torch seed: the backbone (the
-        # default, a copy of the given module or a fresh build) with the
-        # anchor distance layer on top.
-        backbone = super()._make_module(default_factory, X_probe)
+    def _wrap_module(self, backbone):
+        # Called by the base under the fit's torch seed, after the logit
+        # check: the anchor distance layer on top of the backbone.
         if isinstance(backbone, CACNet):
             raise TypeError(
                 "module must output logits; CACClassifier adds the anchors itself. "
@@ -479,7 +427,6 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             criterion__lambda_anchor=self.lambda_anchor,
             callbacks=self._training_callbacks(validation),
             iterator_train=_ArrayBatches,
-            iterator_valid=_ArrayBatches,
             predict_nonlinearity=None,
             **net_kwargs,
         )

@@ -1,14 +1,21 @@
-"""Base classes: the open-set classifier mixin and the deep-estimator base.
+"""Base classes: the open-set classifier mixin and the torch-estimator bases.
 
-:class:`OpenSetClassifierMixin` gives every open-set classifier its
-``predict`` (a known class or ``open_label``), ``score`` (open-set accuracy)
-and the threshold plumbing. :class:`BaseDeepOpenSetClassifier` owns
-everything that deep estimators share: label encoding, seeding, the device,
-progress output and building and running the skorch net. Method files own
-only their method.
+- :class:`OpenSetClassifierMixin` gives every open-set classifier its
+  ``predict`` (a known class or ``open_label``), ``score`` (open-set accuracy)
+  and the one threshold rule.
+- :class:`BaseTorchEstimator` owns what every estimator that trains or runs a
+  torch module shares, open-set classifier or not (``TextEmbedder``, the
+  LfOSA detector): the device, seeding under ``fork_rng``, building and
+  training the skorch net, the fast array batches, progress and inference.
+- :class:`BaseDeepOpenSetClassifier` is both: label encoding, the check that
+  the module gives one logit per class, the held-out split.
+
+Method files own only their method.
 """
 
+import contextlib
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -23,7 +30,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
-from skorch.dataset import unpack_data
+from skorch.dataset import Dataset
+from torch.utils.data import DataLoader
 
 from .utils._validation import (
     encode_known_labels,
@@ -31,7 +39,11 @@ from .utils._validation import (
     labels_with_open,
 )
 
-__all__ = ["BaseDeepOpenSetClassifier", "OpenSetClassifierMixin"]
+__all__ = [
+    "BaseDeepOpenSetClassifier",
+    "BaseTorchEstimator",
+    "OpenSetClassifierMixin",
+]
 
 
 #: Share of the chosen known samples that ``threshold="auto"`` accepts: the
@@ -189,14 +201,142 @@ _OPTIMIZERS = {
     "adamw": (torch.optim.AdamW, {}),
 }
 
+_INFERENCE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
-class _TorchDeviceMixin:
-    """The ``device`` parameter of estimators that run torch modules.
 
-    ``"auto"`` takes CUDA when it is available; a CUDA device where there is
-    none is a clear error at fit time.
+# -- batches -----------------------------------------------------------------------
+def _class_balanced_rows(labels, n_per_class):
+    """Index arrays of one epoch: ``n_per_class`` rows of every class per step.
+
+    Each class's rows come from its own stream of random permutations, so
+    within an epoch a row is repeated only once all rows of its class were
+    used. An epoch has ``ceil(n_rows / (n_classes * n_per_class))`` steps, so
+    every row is seen about once. The seed is drawn from torch's generator.
+    """
+    n_classes = int(labels.max()) + 1
+    by_class = [np.flatnonzero(labels == c) for c in range(n_classes)]
+    n_steps = math.ceil(len(labels) / (n_classes * n_per_class))
+    rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
+    needed = n_steps * n_per_class
+    columns = []
+    for rows in by_class:
+        n_perms = math.ceil(needed / len(rows))
+        stream = np.concatenate([rng.permutation(rows) for _ in range(n_perms)])
+        columns.append(stream[:needed].reshape(n_steps, n_per_class))
+    # (n_steps, n_classes, n_per_class): step s holds class c's rows in block c.
+    return np.stack(columns, axis=1).reshape(n_steps, -1)
+
+
+class _ArrayBatches:
+    """skorch iterator over the arrays of a skorch ``Dataset``, a batch at a time.
+
+    skorch's default ``DataLoader`` fetches a batch sample by sample and
+    collates it; for small vector inputs that costs more than the training
+    step itself. Here each batch is one slice (or one fancy index) of the
+    arrays, as tensors sharing their memory. The shuffled order is a
+    ``torch.randperm`` from torch's global generator, which ``fit`` seeds.
+    With ``n_per_class``, each batch holds ``n_per_class`` samples of every
+    class, class after class (``batch_size`` and ``shuffle`` are then
+    ignored). Any other dataset goes through a plain ``DataLoader``.
     """
 
+    def __init__(self, dataset, *, batch_size, shuffle=False, n_per_class=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.n_per_class = n_per_class
+        self._tensors = None
+        if (
+            isinstance(dataset, Dataset)
+            and isinstance(dataset.X, np.ndarray)
+            and (dataset.y is None or isinstance(dataset.y, np.ndarray))
+        ):
+            with warnings.catch_warnings():
+                # Read-only arrays (e.g. memory maps) are shared, not copied:
+                # the batches are new tensors, nothing writes into these.
+                warnings.filterwarnings("ignore", message=".*not writable.*")
+                self._tensors = (
+                    torch.from_numpy(dataset.X),
+                    None if dataset.y is None else torch.from_numpy(dataset.y),
+                )
+        if n_per_class is not None:
+            if self._tensors is None or self._tensors[1] is None:
+                raise TypeError(
+                    "n_per_class needs a skorch Dataset of arrays X and y."
+                )
+            labels = dataset.y
+            self._n_steps = math.ceil(
+                len(labels) / ((int(labels.max()) + 1) * n_per_class)
+            )
+
+    def __len__(self):
+        if self.n_per_class is not None:
+            return self._n_steps
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        if self._tensors is None:
+            yield from DataLoader(
+                self.dataset, batch_size=self.batch_size, shuffle=self.shuffle
+            )
+            return
+        X, y = self._tensors
+        if self.n_per_class is not None:
+            for rows in _class_balanced_rows(self.dataset.y, self.n_per_class):
+                rows = torch.from_numpy(rows)
+                yield X[rows], y[rows]
+            return
+        n = len(X)
+        order = torch.randperm(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            rows = slice(start, start + self.batch_size)
+            if order is not None:
+                rows = order[rows]
+            yield X[rows], (None if y is None else y[rows])
+
+
+class _Inference(torch.nn.Module):
+    """The module seen at inference: one of its methods, in a chosen dtype."""
+
+    def __init__(self, module, method=None, dtype=None):
+        super().__init__()
+        self.module = module
+        self.method = method
+        self.dtype = dtype
+
+    def forward(self, x):
+        if self.dtype is not None and torch.is_floating_point(x):
+            x = x.to(self.dtype)
+        call = self.module if self.method is None else getattr(self.module, self.method)
+        return call(x)
+
+
+# -- the torch base ------------------------------------------------------------------
+class BaseTorchEstimator(BaseEstimator):
+    """Base of every estimator that trains or runs a torch module with skorch.
+
+    It is not an open-set classifier: :class:`BaseDeepOpenSetClassifier`
+    adds that, ``TextEmbedder`` is a transformer built on it. It owns the
+    ``device`` (``"auto"`` takes CUDA when available; a CUDA device where
+    there is none is a clear error at fit time), seeding torch from
+    ``random_state`` inside :func:`torch.random.fork_rng` (the global torch
+    random state is left as it was, in ``fit`` and at inference), building
+    and training the skorch net (callbacks, progress, optimizer names),
+    the fast array batches, and inference through skorch's ``forward_iter``.
+
+    Parameters read from the subclass: ``device``, ``verbose``,
+    ``random_state``; ``callbacks``, ``module`` and ``inference_dtype`` where
+    it has them; for :meth:`_fit_net` the training parameters of
+    :meth:`_training_params` (by default ``optimizer``, ``lr``,
+    ``max_epochs`` and ``batch_size``).
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self._device_name() != "cpu"
+        return tags
+
+    # -- device and randomness -----------------------------------------------
     def _device_name(self):
         device = str(self.device)
         if device == "auto":
@@ -212,16 +352,158 @@ class _TorchDeviceMixin:
             )
         return device
 
+    @staticmethod
+    def _rng_devices(device):
+        device = torch.device(device)
+        return [device.index or 0] if device.type == "cuda" else []
 
-class BaseDeepOpenSetClassifier(
-    _TorchDeviceMixin, OpenSetClassifierMixin, BaseEstimator
-):
+    @contextlib.contextmanager
+    def _torch_seeded(self, random_state, device):
+        """Torch seeded from one draw of ``random_state``; global state restored."""
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        with torch.random.fork_rng(devices=self._rng_devices(device)):
+            torch.manual_seed(seed)
+            yield
+
+    # -- the net ---------------------------------------------------------------
+    def _build_module(self, default_factory):
+        """``module``: the default, a deep copy of an instance, or a fresh build."""
+        module = getattr(self, "module", None)
+        if module is None:
+            return default_factory()
+        if isinstance(module, torch.nn.Module):
+            # Never trained in place: refits and clones start from the same weights.
+            return copy.deepcopy(module)
+        if callable(module):
+            built = module()
+            if not isinstance(built, torch.nn.Module):
+                raise TypeError(
+                    "module must be a torch.nn.Module, a callable returning one, or "
+                    f"None; calling {module!r} returned {type(built).__name__}."
+                )
+            return built
+        raise TypeError(
+            "module must be a torch.nn.Module, a callable returning one, or "
+            f"None; got {type(module).__name__}."
+        )
+
+    def _training_params(self):
+        """The skorch training parameters taken from the estimator's own."""
+        return {
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+        }
+
+    def _callbacks(self):
+        callbacks = copy.deepcopy(list(getattr(self, "callbacks", None) or []))
+        if self.verbose > 0:
+            callbacks.append(("progress", ProgressBar()))
+        return callbacks
+
+    def _fit_net(
+        self,
+        X,
+        y,
+        *,
+        make_module,
+        criterion,
+        random_state,
+        net_class=NeuralNet,
+        fit_params=None,
+        **net_kwargs,
+    ):
+        """Build the skorch net, train it on ``(X, y)`` and store it as ``net_``.
+
+        Parameters
+        ----------
+        X, y : ndarray or skorch-compatible data
+            Validated inputs and encoded targets (or whatever the module and
+            criterion expect).
+        make_module : callable
+            Builds the module to train; called under the fit's torch seed.
+        criterion : torch loss class or instance.
+        random_state : RandomState
+            The fit's random state; torch is seeded from one draw of it.
+        net_class : skorch net class, default=NeuralNet
+            A subclass may override ``get_loss`` for multi-output modules.
+        fit_params : dict, default=None
+            Passed to ``net.fit`` (skorch hands them to the module's forward).
+        **net_kwargs
+            Passed on to ``net_class`` (they win over the shared defaults).
+        """
+        device = self._resolve_device()
+        training = self._training_params()
+        optimizer = training.pop("optimizer")
+        optimizer_kwargs = {}
+        if isinstance(optimizer, str):
+            optimizer, defaults = _OPTIMIZERS[optimizer]
+            optimizer_kwargs = {f"optimizer__{k}": v for k, v in defaults.items()}
+        kwargs = dict(
+            criterion=criterion,
+            optimizer=optimizer,
+            **training,
+            device=device,
+            callbacks=self._callbacks(),
+            train_split=None,
+            iterator_train__shuffle=True,
+            # Inference draws no random number here, unlike a DataLoader.
+            iterator_valid=_ArrayBatches,
+            verbose=int(self.verbose > 0),
+            **optimizer_kwargs,
+        )
+        kwargs.update(net_kwargs)
+        with self._torch_seeded(random_state, device):
+            self.net_ = net_class(module=make_module(), **kwargs)
+            with warnings.catch_warnings():
+                # skorch warns when the module is passed initialized; we do that
+                # on purpose so the module is built under the seed.
+                warnings.filterwarnings("ignore", message=".*initialized.*")
+                self.net_.fit(X, y, **(fit_params or {}))
+        return self.net_
+
+    def _forward(self, X, *, method=None):
+        """Module outputs on ``X`` in evaluation mode, as CPU tensors.
+
+        Through skorch's ``forward_iter`` on a shallow copy of ``net_`` whose
+        module is the fitted one seen through ``method`` (the name of a method
+        of the module called instead of ``forward``, e.g. to compute one of
+        several outputs without the costlier others) and ``inference_dtype``.
+        By default the module runs in its own precision (float32): a sample's
+        outputs then depend on the other samples of its batch only through
+        float32 rounding (matrix products of another shape sum in another
+        order), at most a few units in the 6th significant digit. With
+        ``inference_dtype="float64"``, a float64 copy of the module runs
+        (several times slower for convolutions) and that noise is below 1e-12.
+        The global torch random state is left as it was. A module with
+        several outputs gives a tuple of tensors.
+        """
+        net = self.net_
+        module = net.module_
+        dtype = _INFERENCE_DTYPES.get(getattr(self, "inference_dtype", None))
+        if dtype is None and str(net.device) == "cpu":
+            dtype = torch.float64
+        if dtype is not None and dtype != next(module.parameters()).dtype:
+            module = copy.deepcopy(module).to(dtype)
+        inference = copy.copy(net)
+        inference.module_ = _Inference(module, method, dtype)
+        with torch.random.fork_rng(devices=self._rng_devices(net.device)):
+            outputs = list(inference.forward_iter(X, training=False))
+        if isinstance(outputs[0], tuple):
+            return tuple(torch.cat(parts) for parts in zip(*outputs))
+        return torch.cat(outputs)
+
+
+class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
     """Base of the open-set classifiers that train a torch module with skorch.
 
     Composition, not inheritance: ``fit`` builds a skorch
     :class:`~skorch.NeuralNet` and keeps it as ``net_``. Subclasses define
     ``__init__`` with the shared parameters below plus their own, and call
-    :meth:`_validate_fit_data`, :meth:`_fit_net` and :meth:`_forward`.
+    :meth:`_validate_fit_data`, :meth:`_fit_net` and :meth:`_forward`. A
+    method that puts layers of its own on the user's module (CAC's anchors,
+    ANS's heads) does it in :meth:`_wrap_module`, after the logit check.
 
     Parameters
     ----------
@@ -230,17 +512,24 @@ class BaseDeepOpenSetClassifier(
         instance is deep-copied in ``fit`` (never trained in place, so refits
         and clones start from the same weights). A class or any callable is
         called without arguments to build the module.
-    max_epochs, lr, batch_size : training length, learning rate, batch size.
-    optimizer : {"sgd", "adam", "adamw"} or a ``torch.optim.Optimizer`` class.
+    max_epochs : int
+        Passes over the training data.
+    lr : float
+        Learning rate.
+    batch_size : int
+        Samples per training step.
+    optimizer : {"sgd", "adam", "adamw"} or a ``torch.optim.Optimizer`` class
         ``"sgd"`` uses momentum 0.9.
-    device : {"cpu", "cuda", "auto"} or a torch device string such as
-        ``"cuda:1"``. ``"auto"`` takes CUDA when available.
-    callbacks : list of skorch callbacks or ``(name, callback)`` pairs, or
-        None. Deep-copied in ``fit``.
-    verbose : int. Above 0, skorch prints the epoch table and a progress bar.
-    random_state : int, RandomState or None. Seeds numpy and torch in
-        ``fit``: on CPU, the same seed gives the same predictions. The global
-        torch random state is left as it was.
+    device : {"cpu", "cuda", "auto"} or str
+        A torch device string such as ``"cuda:1"`` also works. ``"auto"``
+        takes CUDA when available.
+    callbacks : list of skorch callbacks or ``(name, callback)`` pairs, or None
+        Deep-copied in ``fit``.
+    verbose : int
+        Above 0, skorch prints the epoch table and a progress bar.
+    random_state : int, RandomState or None
+        Seeds numpy and torch in ``fit``: on CPU, the same seed gives the same
+        predictions. The global torch random state is left as it was.
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -251,15 +540,11 @@ class BaseDeepOpenSetClassifier(
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "device": [str, torch.device],
         "callbacks": [list, None],
+        "inference_dtype": [StrOptions(set(_INFERENCE_DTYPES)), None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "open_label": "no_validation",
     }
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = self._device_name() != "cpu"
-        return tags
 
     # -- input ------------------------------------------------------------
     @staticmethod
@@ -304,38 +589,21 @@ class BaseDeepOpenSetClassifier(
             )
         return X
 
-    # -- randomness -----------------------------------------------------------
-    def _torch_seed(self, random_state):
-        """A torch seed drawn from the fitted ``RandomState``."""
-        return int(random_state.randint(np.iinfo(np.int32).max))
-
     # -- the network ---------------------------------------------------------
-    def _make_module(self, default_factory, X_probe):
-        """The module to train: the default, a deep copy, or a fresh build.
+    def _wrap_module(self, module, **wrap_params):
+        """The module to train around the checked user module (identity here).
 
-        It must map the samples ``X_probe`` to one logit per class; checked
-        here, before any training, so that a module built for another number
-        of classes fails with a message rather than a shape error at predict.
+        ``wrap_params`` are those given to :meth:`_fit_net`.
         """
-        if self.module is None:
-            module = default_factory()
-        elif isinstance(self.module, torch.nn.Module):
-            module = copy.deepcopy(self.module)
-        elif callable(self.module):
-            module = self.module()
-            if not isinstance(module, torch.nn.Module):
-                raise TypeError(
-                    "module must be a torch.nn.Module, a callable returning one, or "
-                    f"None; calling {self.module!r} returned {type(module).__name__}."
-                )
-        else:
-            raise TypeError(
-                "module must be a torch.nn.Module, a callable returning one, or "
-                f"None; got {type(self.module).__name__}."
-            )
-        return self._checked_logits(module, X_probe)
+        return module
 
     def _checked_logits(self, module, X_probe):
+        """``module``, after checking that it maps ``X_probe`` to one logit per class.
+
+        Checked before any training, so that a module built for another
+        number of classes fails with a message rather than a shape error at
+        predict.
+        """
         # Eval mode and no gradient: the probe moves no BatchNorm statistic and
         # draws no dropout mask, so training is the same with or without it.
         # A module given on a GPU stays there for the probe.
@@ -356,111 +624,27 @@ class BaseDeepOpenSetClassifier(
             )
         return module
 
-    def _optimizer_and_kwargs(self):
-        if isinstance(self.optimizer, str):
-            optimizer, defaults = _OPTIMIZERS[self.optimizer]
-            return optimizer, {f"optimizer__{k}": v for k, v in defaults.items()}
-        return self.optimizer, {}
-
-    def _callbacks(self):
-        callbacks = copy.deepcopy(list(self.callbacks or []))
-        if self.verbose > 0:
-            callbacks.append(("progress", ProgressBar()))
-        return callbacks
-
     def _fit_net(
-        self,
-        X,
-        y,
-        *,
-        default_module,
-        criterion,
-        net_class=NeuralNet,
-        random_state=None,
-        **net_kwargs,
+        self, X, y, *, default_module, random_state=None, wrap_params=None, **kwargs
     ):
-        """Build the skorch net, train it on ``(X, y)`` and store it as ``net_``.
+        """Train the module (built, checked and wrapped under the seed) on ``(X, y)``.
 
-        Parameters
-        ----------
-        X, y : ndarray
-            Validated inputs and encoded targets (or whatever the module and
-            criterion expect).
-        default_module : callable
-            Builds the method's module when ``module`` is None.
-        criterion : torch loss class or instance.
-        net_class : skorch net class, default=NeuralNet
-            A subclass may override ``get_loss`` for multi-output modules.
-        random_state : RandomState
-            The fit's random state; torch is seeded from it.
-        **net_kwargs
-            Passed on to ``net_class`` (they win over the shared defaults).
+        ``default_module`` builds the method's module when ``module`` is None;
+        ``wrap_params`` go to :meth:`_wrap_module`; the other arguments are
+        those of :meth:`BaseTorchEstimator._fit_net`. ``random_state``
+        defaults to ``check_random_state(self.random_state)``.
         """
         random_state = check_random_state(
             self.random_state if random_state is None else random_state
         )
-        device = self._resolve_device()
-        optimizer, optimizer_kwargs = self._optimizer_and_kwargs()
-        kwargs = dict(
-            criterion=criterion,
-            optimizer=optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            device=device,
-            callbacks=self._callbacks(),
-            train_split=None,
-            iterator_train__shuffle=True,
-            verbose=int(self.verbose > 0),
-            **optimizer_kwargs,
+        probe = X[:2]
+
+        def make_module():
+            module = self._checked_logits(self._build_module(default_module), probe)
+            return self._wrap_module(module, **(wrap_params or {}))
+
+        net = super()._fit_net(
+            X, y, make_module=make_module, random_state=random_state, **kwargs
         )
-        kwargs.update(net_kwargs)
-        seed = self._torch_seed(random_state)
-        devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            module = self._make_module(default_module, X[:2])
-            self.net_ = net_class(module=module, **kwargs)
-            with warnings.catch_warnings():
-                # skorch warns when the module is passed initialized; we do that
-                # on purpose so the module is built under the seed.
-                warnings.filterwarnings("ignore", message=".*initialized.*")
-                self.net_.fit(X, y)
         self.input_shape_ = tuple(X.shape[1:])
-        return self.net_
-
-    def _forward(self, X, *, method=None):
-        """Module outputs on ``X`` in evaluation mode, as CPU tensors.
-
-        On CPU the outputs are computed by a float64 copy of the module: in
-        float32 the rounding of a matrix product depends on how many rows it
-        has, so a sample's scores would change (by ~1e-6) with the batch it
-        arrives in. In float64 that noise is below 1e-12. On GPU the float32
-        module runs as trained (and the estimator is tagged non-deterministic).
-        A module with several outputs gives a tuple of tensors.
-
-        ``method``, the name of a method of the module, is called instead of
-        ``forward`` (e.g. to compute one of several outputs without the
-        costlier others).
-        """
-        net = self.net_
-        on_cpu = str(net.device) == "cpu"
-        module = copy.deepcopy(net.module_).double() if on_cpu else net.module_
-        module.eval()
-        call = module if method is None else getattr(module, method)
-        iterator = net.get_iterator(net.get_dataset(X), training=False)
-        outputs = []
-        with torch.no_grad():
-            for batch in iterator:
-                inputs = torch.as_tensor(unpack_data(batch)[0], device=net.device)
-                if on_cpu:
-                    inputs = inputs.double()
-                output = call(inputs)
-                outputs.append(
-                    tuple(o.cpu() for o in output)
-                    if isinstance(output, tuple)
-                    else output.cpu()
-                )
-        if isinstance(outputs[0], tuple):
-            return tuple(torch.cat(parts) for parts in zip(*outputs))
-        return torch.cat(outputs)
+        return net

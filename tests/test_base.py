@@ -183,17 +183,17 @@ def test_module_probe_leaves_batchnorm_statistics_alone(blobs):
     module = nn.Sequential(nn.Linear(X_train.shape[1], 8), nn.BatchNorm1d(8))
     module.append(nn.Linear(8, 3))
     clf.module = module
-    built = clf._make_module(None, probe)
+    built = clf._checked_logits(clf._build_module(None), probe)
     assert built is not module and built.training
     bn = built[1]
     assert bn.num_batches_tracked.item() == 0
     torch.testing.assert_close(bn.running_mean, torch.zeros(8))
     # A module with several outputs: the first is the logits.
     clf.module = _LogitsAndFeatures(X_train.shape[1], 3)
-    clf._make_module(None, probe)
+    clf._checked_logits(clf._build_module(None), probe)
     clf.module = _LogitsAndFeatures(X_train.shape[1], 4)
     with pytest.raises(ValueError, match="Give the module's last layer 3 outputs"):
-        clf._make_module(None, probe)
+        clf._checked_logits(clf._build_module(None), probe)
 
 
 def test_module_probe_does_not_change_training(blobs, monkeypatch):
@@ -317,3 +317,56 @@ def test_label_encoding_matches_np_unique(y):
     assert classes.dtype == expected_classes.dtype
     np.testing.assert_array_equal(classes, expected_classes)
     np.testing.assert_array_equal(inverse, expected_inverse)
+
+
+def test_batch_iterator_slices_whole_batches():
+    from skorch.dataset import Dataset
+
+    from sklearn_openset.base import _ArrayBatches
+
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10)
+    batches = list(_ArrayBatches(Dataset(X, y), batch_size=4))
+    assert [len(xb) for xb, _ in batches] == [4, 4, 2]
+    np.testing.assert_array_equal(torch.cat([xb for xb, _ in batches]).numpy(), X)
+    torch.manual_seed(0)
+    shuffled = list(_ArrayBatches(Dataset(X, y), batch_size=4, shuffle=True))
+    rows = torch.cat([yb for _, yb in shuffled]).numpy()
+    assert sorted(rows) == list(range(10)) and list(rows) != list(range(10))
+    np.testing.assert_array_equal(
+        torch.cat([xb for xb, _ in shuffled]).numpy(), X[rows]
+    )
+    # Inference: no targets. Anything else goes through a DataLoader.
+    assert all(yb is None for _, yb in _ArrayBatches(Dataset(X), batch_size=4))
+    tensors = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    fallback = list(_ArrayBatches(tensors, batch_size=4))
+    assert len(_ArrayBatches(tensors, batch_size=4)) == len(fallback) == 3
+    np.testing.assert_array_equal(torch.cat([xb for xb, _ in fallback]).numpy(), X)
+
+
+def test_class_balanced_steps():
+    from skorch.dataset import Dataset
+
+    from sklearn_openset.base import _ArrayBatches
+
+    # 3 classes of unequal sizes (10, 25, 7 samples), 4 samples per class and
+    # step: ceil(42 / 12) = 4 steps, each with exactly 4 rows of every class.
+    y = np.repeat([0, 1, 2], [10, 25, 7])
+    X = np.arange(len(y), dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
+    torch.manual_seed(0)
+    loader = _ArrayBatches(Dataset(X, y), batch_size=32, n_per_class=4)
+    steps = list(loader)
+    assert len(loader) == len(steps) == 4
+    seen = []
+    for X_step, y_step in steps:
+        assert isinstance(X_step, torch.Tensor) and X_step.shape == (12, 2)
+        # Class blocks in order, the rows are the samples of those labels.
+        np.testing.assert_array_equal(y_step.numpy(), np.repeat([0, 1, 2], 4))
+        np.testing.assert_array_equal(y[X_step[:, 0].long().numpy()], y_step.numpy())
+        seen.append(X_step[:, 0].long().numpy())
+    seen = np.concatenate(seen)
+    # 16 draws per class: the 25 samples of class 1 never repeat within the
+    # epoch; the 10 of class 0 all appear before any repeats.
+    class_1 = seen[y[seen] == 1]
+    assert len(np.unique(class_1)) == 16
+    assert set(seen[y[seen] == 0][:10]) == set(np.flatnonzero(y == 0))

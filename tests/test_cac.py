@@ -504,28 +504,3 @@ def test_cuda_fit_predict(blobs):
     np.testing.assert_array_equal(
         clf.predict(X_test) == -1, clf.score_samples(X_test) < clf.threshold_
     )
-
-
-def test_batch_iterator_slices_whole_batches():
-    from skorch.dataset import Dataset
-
-    from sklearn_openset._cac import _ArrayBatches
-
-    X = np.arange(20, dtype=np.float32).reshape(10, 2)
-    y = np.arange(10)
-    batches = list(_ArrayBatches(Dataset(X, y), batch_size=4))
-    assert [len(xb) for xb, _ in batches] == [4, 4, 2]
-    np.testing.assert_array_equal(torch.cat([xb for xb, _ in batches]).numpy(), X)
-    torch.manual_seed(0)
-    shuffled = list(_ArrayBatches(Dataset(X, y), batch_size=4, shuffle=True))
-    rows = torch.cat([yb for _, yb in shuffled]).numpy()
-    assert sorted(rows) == list(range(10)) and list(rows) != list(range(10))
-    np.testing.assert_array_equal(
-        torch.cat([xb for xb, _ in shuffled]).numpy(), X[rows]
-    )
-    # Inference: no targets. Anything else goes through a DataLoader.
-    assert all(yb is None for _, yb in _ArrayBatches(Dataset(X), batch_size=4))
-    tensors = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
-    fallback = list(_ArrayBatches(tensors, batch_size=4))
-    assert len(_ArrayBatches(tensors, batch_size=4)) == len(fallback) == 3
-    np.testing.assert_array_equal(torch.cat([xb for xb, _ in fallback]).numpy(), X)

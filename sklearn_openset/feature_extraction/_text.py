@@ -8,13 +8,15 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from torch import nn
 from torch.nn import functional as F
 
-from ..base import _TorchDeviceMixin
+from ..base import BaseTorchEstimator
 
 __all__ = ["TextEmbedder", "default_model_path"]
 
@@ -106,7 +108,64 @@ def _pool(hidden, mask, pooling):
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)
 
 
-class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
+class _LengthBucketedIterator:
+    """skorch ``iterator_train`` of the fine-tuning: padded batches of token ids.
+
+    The dataset's ``X`` holds row numbers into ``ids`` (the texts' token
+    ids); each epoch the rows are batched by :func:`_length_bucketed_batches`
+    and ``pad`` turns a batch's ids into the model's inputs.
+    """
+
+    def __init__(self, dataset, *, batch_size, ids, pad, shuffle=None):
+        self.rows = np.asarray(dataset.X)
+        self.y = torch.as_tensor(np.asarray(dataset.y))
+        self.batch_size = batch_size
+        self.ids = ids
+        self.pad = pad
+        self.lengths = np.array([len(ids[i]) for i in self.rows])
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def __iter__(self):
+        for batch in _length_bucketed_batches(self.lengths, self.batch_size):
+            rows = self.rows[batch]
+            yield self.pad([self.ids[i] for i in rows]), self.y[torch.from_numpy(batch)]
+
+
+class _FineTuneModule(nn.Module):
+    """The encoder with a linear classifier on its pooled states, for fine-tuning.
+
+    Only ``trainable`` layers ever go to train mode (dropout): the frozen
+    lower layers run as at inference, whatever mode skorch asks for.
+    """
+
+    def __init__(self, model, trainable, n_classes, pooling):
+        super().__init__()
+        self.model = model
+        self.head = nn.Linear(model.config.hidden_size, n_classes)
+        self.trainable = nn.ModuleList(trainable)
+        self.pooling = pooling
+
+    def train(self, mode=True):
+        self.training = mode
+        self.model.eval()
+        self.head.train(mode)
+        for layer in self.trainable:
+            layer.train(mode)
+        return self
+
+    def forward(self, input_ids, attention_mask, **inputs):
+        hidden = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, **inputs
+        ).last_hidden_state
+        # The classifier sees the pooled states before the normalization: on
+        # unit vectors its logits could not grow and the cross-entropy would
+        # stall.
+        return self.head(_pool(hidden, attention_mask, self.pooling))
+
+
+class TextEmbedder(TransformerMixin, BaseTorchEstimator):
     """Sentence embeddings from a transformers encoder.
 
     Tokenizes the texts with ``AutoTokenizer``, runs ``AutoModel`` on them in
@@ -277,7 +336,6 @@ class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
-        tags.non_deterministic = self._device_name() != "cpu"
         return tags
 
     # -- loading -----------------------------------------------------------------
@@ -407,6 +465,13 @@ class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
                 return list(module)
         return None
 
+    def _training_params(self):
+        return {
+            "optimizer": torch.optim.AdamW,
+            "lr": self.fine_tune_lr,
+            "batch_size": self.fine_tune_batch_size,
+        }
+
     def _fine_tune(self, texts, y, n_epochs):
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -414,7 +479,6 @@ class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
                 f"Fine-tuning needs at least 2 classes in y; got {len(classes)}."
             )
         model = self.model_
-        device = model.device
         layers = self._trainable_layers()
         if layers is None:
             raise ValueError(
@@ -426,47 +490,24 @@ class TextEmbedder(_TorchDeviceMixin, TransformerMixin, BaseEstimator):
         trainable = layers[len(layers) - min(self.n_trainable_layers, len(layers)) :]
         for layer in trainable:
             layer.requires_grad_(True)
-
-        random_state = check_random_state(self.random_state)
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
-        devices = [device.index or 0] if device.type == "cuda" else []
         ids = self._tokenize(texts)
-        lengths = np.array([len(i) for i in ids])
-        targets = torch.as_tensor(y_encoded, dtype=torch.long)
-        batch_size = self.fine_tune_batch_size
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            head = torch.nn.Linear(self.n_features_out_, len(classes)).to(device)
-            params = [p for p in model.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(
-                [{"params": params}, {"params": head.parameters()}],
-                lr=self.fine_tune_lr,
-                fused=True,
-            )
-            # Frozen layers run in eval mode (no dropout), the trained top layers
-            # in train mode.
-            model.eval()
-            for layer in trainable:
-                layer.train()
-            for epoch in range(n_epochs):
-                total = 0.0
-                batches = _length_bucketed_batches(lengths, batch_size)
-                desc = f"fine-tuning, epoch {epoch + 1}"
-                with self._progress(len(batches), desc) as bar:
-                    for rows in batches:
-                        inputs = self._batch([ids[i] for i in rows])
-                        hidden = model(**inputs).last_hidden_state
-                        # The classifier sees the pooled states before the
-                        # normalization: on unit vectors its logits could not
-                        # grow and the cross-entropy would stall.
-                        pooled = _pool(hidden, inputs["attention_mask"], self.pooling)
-                        loss = F.cross_entropy(head(pooled), targets[rows].to(device))
-                        optimizer.zero_grad()
-                        loss.backward()
-                        optimizer.step()
-                        total += loss.detach().item() * len(rows)
-                        bar.update(1)
-                self.fine_tune_loss_.append(total / len(texts))
+        self._fit_net(
+            np.arange(len(texts)),
+            y_encoded.astype(np.int64),
+            make_module=lambda: _FineTuneModule(
+                model, trainable, len(classes), self.pooling
+            ),
+            criterion=nn.CrossEntropyLoss,
+            random_state=check_random_state(self.random_state),
+            max_epochs=n_epochs,
+            iterator_train=_LengthBucketedIterator,
+            iterator_train__ids=ids,
+            iterator_train__pad=self._batch,
+            optimizer__fused=True,
+        )
+        self.fine_tune_loss_ = [float(loss) for loss in self.net_.history[:, "train_loss"]]
+        # The fine-tuning net (and its linear classifier) is not kept.
+        del self.net_
         model.requires_grad_(False)
         model.eval()
 

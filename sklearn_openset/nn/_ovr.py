@@ -247,19 +247,25 @@ class OneVsRestNet(nn.Module):
         """The features seen by the classifier and the heads, ``(x - shift) / scale``."""
         return (x - self.shift) / self.scale
 
-    def forward(self, x):
+    def forward(self, x, heads=True):
         """Closed-set logits and head logits.
 
         Parameters
         ----------
         x : torch.Tensor of shape (n_samples, n_features)
+        heads : bool, default=True
+            ``False`` gives the closed-set logits only (ANS trains the heads
+            on batches of its own, so its training forward skips them).
 
         Returns
         -------
         class_logits : torch.Tensor of shape (n_samples, n_classes)
         head_logits : torch.Tensor of shape (n_samples, n_classes)
+            Only with ``heads=True``.
         """
         z = self.standardize(x)
+        if not heads:
+            return self.classifier(z)
         return self.classifier(z), self.heads(z)
 
     def classify(self, x):
