@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from scipy.special import softmax
 from sklearn.base import _fit_context
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNet
@@ -440,17 +441,6 @@ default="projection"
         self.open_label = open_label
 
     # -- fit ---------------------------------------------------------------------
-    def _standardization(self, X):
-        """Shift and scale of the features (float64), or None without."""
-        if not self.standardize:
-            return None, None
-        X = X.astype(np.float64)
-        shift = X.mean(axis=0)
-        scale = X.std(axis=0)
-        # Constant features stay as they are (scale 1), as StandardScaler does.
-        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(shift))] = 1
-        return shift, scale
-
     def _class_statistics(self, Z, y):
         """Radius and initial noise scale of every class, from float64 moments.
 
@@ -503,10 +493,10 @@ default="projection"
         random_state = check_random_state(self.random_state)
         n_classes = len(self.classes_)
         n_features = X.shape[1]
-        shift, scale = self._standardization(X)
-        Z = X.astype(np.float64)
-        if shift is not None:
-            Z = (Z - shift) / scale
+        # The statistics in float64; constant features keep scale 1.
+        scaler = StandardScaler(with_mean=self.standardize, with_std=self.standardize)
+        Z = scaler.fit_transform(X.astype(np.float64))
+        shift, scale = scaler.mean_, scaler.scale_
         self.radius_, noise_std = self._class_statistics(Z, y_encoded)
         ans_params = {
             "n_features": n_features,
