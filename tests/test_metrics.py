@@ -19,6 +19,7 @@ from sklearn_openset.metrics import (
     unknown_roc_auc_scorer,
 )
 from sklearn_openset.model_selection import PseudoOpenSetSplit
+from sklearn_openset.utils import labels_with_open, open_set_label_dtype
 
 # A hand-worked confusion matrix over known classes 0, 1, 2 and open (-1):
 #            pred 0  pred 1  pred 2  pred open
@@ -170,6 +171,46 @@ def test_make_open_set_scorer_errors():
         make_open_set_scorer(open_set_f1_score, response_method="predict_log_proba")
     with pytest.raises(TypeError, match="callable"):
         make_open_set_scorer("f1")
+
+
+def test_msp_bool_labels_predict_bools_and_open_label(blobs):
+    # Boolean classes: predictions are True / False / -1 (object dtype), not
+    # the int64 1 / 0 / -1 that np.result_type(bool, int) gives.
+    X_train, X_test, y_train, y_test = blobs
+    keep = y_train != 2
+    y_bool = y_train[keep] == 1
+    clf = MSPClassifier(threshold=0.9).fit(X_train[keep], y_bool)
+    np.testing.assert_array_equal(clf.classes_, [False, True])
+    y_pred = clf.predict(X_test)
+    assert y_pred.dtype == object
+    assert {type(label) for label in y_pred[y_pred != -1]} == {bool}
+    assert (y_pred == -1).any() and set(y_pred.tolist()) == {False, True, -1}
+    # the scores accept them, y_true of bools and -1 for the other classes
+    y_true = np.array([bool(v) if v in (0, 1) else -1 for v in y_test], dtype=object)
+    assert clf.score(X_test, y_true) == pytest.approx(
+        open_set_accuracy_score(y_true, y_pred)
+    )
+    assert open_set_f1_scorer(clf, X_test, y_true) == pytest.approx(
+        open_set_f1_score(y_true, y_pred)
+    )
+
+
+@pytest.mark.parametrize(
+    "classes, open_label, dtype",
+    [
+        (np.array([False, True]), -1, object),
+        (np.array([False, True]), "unknown", object),
+        (np.array([0, 1]), True, object),
+        (np.array([0, 1], dtype=np.uint8), -1, np.int64),
+        (np.array([0.5, 1.5]), -1, np.float64),
+        (np.array(["a", "b"]), "unknown", np.dtype("<U7")),
+        (np.array(["a", "b"]), -1, object),
+    ],
+)
+def test_open_set_label_dtype(classes, open_label, dtype):
+    assert open_set_label_dtype(classes, open_label) == dtype
+    y_pred = labels_with_open(classes, [0, 1, 0], [False, False, True], open_label)
+    assert y_pred.tolist() == [classes[0], classes[1], open_label]
 
 
 def test_grid_search_with_pseudo_open_split_end_to_end(blobs):
