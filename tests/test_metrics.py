@@ -88,6 +88,115 @@ def test_class_absent_everywhere_scores_zero():
     assert score == pytest.approx(3 / 4)
 
 
+def test_open_label_in_labels_is_the_open_class():
+    # labels=np.unique(y_true) holds open_label: it is dropped, not a known class
+    # that would add a fourth, wrong F1 to the mean (it gave 0.75).
+    assert open_set_f1_score([0, 1, -1], [0, 1, -1], labels=[-1, 0, 1]) == 1.0
+    assert open_set_f1_score(Y_TRUE, Y_PRED, labels=np.unique(Y_TRUE)) == (
+        pytest.approx(open_set_f1_score(Y_TRUE, Y_PRED, labels=[0, 1, 2]))
+    )
+    assert open_set_f1_score(
+        ["a", "unknown"], ["a", "a"], labels=["unknown", "a"], open_label="unknown"
+    ) == pytest.approx((2 / 3 + 0) / 2)
+    assert open_set_accuracy_score([0, 1, -1], [0, -1, -1], labels=[-1, 0, 1]) == (
+        pytest.approx(2 / 3)
+    )
+    assert unknown_roc_auc_score(
+        [0, -1], [0.9, 0.1], labels=[-1, 0]
+    ) == unknown_roc_auc_score([0, -1], [0.9, 0.1], labels=[0])
+    with pytest.raises(ValueError, match="labels holds only open_label=-1"):
+        open_set_f1_score([0, 1, -1], [0, 1, -1], labels=[-1])
+
+
+def test_duplicate_labels_count_once():
+    assert open_set_f1_score(Y_TRUE, Y_PRED, labels=[0, 1, 2, 2, 0]) == (
+        pytest.approx(open_set_f1_score(Y_TRUE, Y_PRED))
+    )
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [open_set_f1_score, open_set_accuracy_score, closed_set_accuracy_score],
+)
+@pytest.mark.parametrize(
+    "y_true, y_pred, labels, culprits",
+    [
+        (["0", "1", "-1"], [0, 1, -1], None, "y_true holds strings; y_pred holds"),
+        ([0, 1, -1], [0, 1, -1], ["0", "1"], "labels holds strings"),
+        (["a", 1, -1], ["a", "a", -1], None, "y_true holds strings and numbers"),
+        (np.array(["a", "b"]), np.array([0, 1]), None, "y_pred holds numbers"),
+    ],
+)
+def test_mixed_label_types_raise(metric, y_true, y_pred, labels, culprits):
+    # As sklearn.metrics does: "0" and 0 never silently become two classes
+    # (open_set_f1_score(["0", "1", "-1"], [0, 1, -1]) was 0.0).
+    with pytest.raises(ValueError, match="Mix of label input types") as info:
+        metric(y_true, y_pred, labels=labels)
+    assert culprits in str(info.value)
+
+
+def test_mixed_label_types_raise_in_unknown_roc_auc_score():
+    with pytest.raises(ValueError, match="Mix of label input types.*labels holds"):
+        unknown_roc_auc_score(["a", "b", -1], [0.1, 0.2, 0.3], labels=[0, 1])
+
+
+def test_open_label_of_another_type_is_not_a_mix():
+    # String classes with the int open_label the estimators predict, and the
+    # other way round.
+    assert open_set_f1_score(["a", -1, "b"], ["a", -1, -1]) == pytest.approx(
+        open_set_f1_score([0, -1, 1], [0, -1, -1])
+    )
+    assert open_set_f1_score(
+        [0, "unknown", 1], [0, "unknown", "unknown"], open_label="unknown"
+    ) == pytest.approx(open_set_f1_score([0, -1, 1], [0, -1, -1]))
+    assert unknown_roc_auc_score(["a", -1], [0.9, 0.1]) == 1.0
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: unknown_roc_auc_score([-1, -1], [0.1, 0.2]),
+            "y_true holds no sample of a known class (every label is open_label=-1)",
+        ),
+        (
+            lambda: unknown_roc_auc_score([7, 8], [0.1, 0.2], labels=[0]),
+            "y_true holds no sample of a known class (every label is "
+            "open_label=-1 or a label not in labels)",
+        ),
+        (
+            lambda: unknown_roc_auc_score([0, 1], [0.1, 0.2]),
+            "y_true holds no unknown sample",
+        ),
+        (
+            lambda: unknown_roc_auc_score([], []),
+            "y_true and known_scores are empty",
+        ),
+        (lambda: open_set_f1_score([], []), "y_true and y_pred are empty"),
+        (
+            lambda: open_set_accuracy_score([], [], labels=[0, 1]),
+            "y_true and y_pred are empty",
+        ),
+        (
+            lambda: open_set_f1_score([-1, -1], [-1, -1]),
+            "y_true and y_pred hold only open_label=-1",
+        ),
+    ],
+)
+def test_error_messages_name_the_arguments_and_the_problem(call, message):
+    # unknown_roc_auc_score has no y_pred; empty input is not "only open_label".
+    with pytest.raises(ValueError) as info:
+        call()
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("y_true", [[-1, -1], [0, 1], [], ["a", -1, 3]])
+def test_unknown_roc_auc_score_messages_never_name_y_pred(y_true):
+    with pytest.raises(ValueError) as info:
+        unknown_roc_auc_score(y_true, np.linspace(0, 1, len(y_true)))
+    assert "y_pred" not in str(info.value)
+
+
 def test_closed_set_accuracy_ignores_unknown_samples():
     y_closed = np.array([0, 0, 1, 1, 0, 2, 2, 0, 0, 1, 2, 0])
     # Known rows 0..7: right at 0, 1, 3, 5, 6 -> 5 / 8.
@@ -171,6 +280,27 @@ def test_make_open_set_scorer_errors():
         make_open_set_scorer(open_set_f1_score, response_method="predict_log_proba")
     with pytest.raises(TypeError, match="callable"):
         make_open_set_scorer("f1")
+
+
+@pytest.mark.parametrize(
+    "scorer",
+    [
+        open_set_f1_scorer,
+        open_set_accuracy_scorer,
+        unknown_roc_auc_scorer,
+        closed_set_accuracy_scorer,
+    ],
+)
+def test_scorers_refuse_mixed_label_types(blobs, scorer):
+    # y of strings for an estimator fitted on ints: every sample would count
+    # as unknown without a word.
+    X_train, X_test, y_train, y_test = blobs
+    clf = MSPClassifier(threshold=0.9).fit(X_train, y_train)
+    with pytest.raises(
+        ValueError,
+        match=r"Mix of label input types.*y holds strings; estimator.classes_ holds",
+    ):
+        scorer(clf, X_test, y_test.astype(str))
 
 
 def test_msp_bool_labels_predict_bools_and_open_label(blobs):
