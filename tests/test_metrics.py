@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -383,3 +386,92 @@ def test_cross_validate_with_scorers(blobs):
     )
     assert scores["test_acc"].shape == (2,)
     assert np.all((scores["test_f1"] > 0) & (scores["test_f1"] <= 1))
+
+
+# --------------------------------------------------------------------------
+# Property-based: the metrics against a hand computation with sklearn.metrics
+
+# kind -> (known-class pool, labels of classes never known, open_label)
+LABEL_KINDS = {
+    "int": ([0, 1, 2, 3], [7, 8], -1),
+    "str": (["ant", "bee", "cat", "dog"], ["fox"], "unknown"),
+    "str, int open_label": (["ant", "bee", "cat", "dog"], ["fox"], -1),
+    "bool": ([False, True], [], -1),
+}
+
+
+@st.composite
+def open_set_labels(draw):
+    """y_true, y_pred, labels and open_label of one label kind.
+
+    Known classes may be missing from y_true or y_pred (or both); labels is
+    None (inferred) or a subset of the pool, so that labels seen in the arrays
+    may be unknown classes, and may hold open_label (which stays open).
+    """
+    pool, others, open_label = LABEL_KINDS[draw(st.sampled_from(list(LABEL_KINDS)))]
+    values = st.sampled_from([*pool, *others, open_label])
+    n_samples = draw(st.integers(1, 25))
+    y_true = draw(st.lists(values, min_size=n_samples, max_size=n_samples))
+    y_pred = draw(st.lists(values, min_size=n_samples, max_size=n_samples))
+    labels = draw(
+        st.none()
+        | st.lists(st.sampled_from([*pool, open_label]), min_size=1, unique=True)
+    )
+    as_array = draw(st.booleans())  # numpy arrays (typed where they can be)
+    if as_array:
+        y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+        if all(isinstance(v, type(y_true[0])) for v in [*y_true, *y_pred]):
+            y_true, y_pred = np.asarray(y_true.tolist()), np.asarray(y_pred.tolist())
+    return y_true, y_pred, labels, open_label
+
+
+def reference_codes(y_true, y_pred, labels, open_label):
+    """The open-set relabelling by hand: known class i -> "k{i}", else "open"."""
+    y_true, y_pred = list(y_true), list(y_pred)
+    if labels is None:
+        seen = {v for v in y_true + y_pred if not same_label(v, open_label)}
+        labels = sorted(seen)
+    known = [v for v in labels if not same_label(v, open_label)]
+
+    def code(v):
+        for i, k in enumerate(known):
+            if same_label(v, k):
+                return f"k{i}"
+        return "open"
+
+    return [code(v) for v in y_true], [code(v) for v in y_pred], len(known)
+
+
+def same_label(a, b):
+    return isinstance(a, str) == isinstance(b, str) and a == b
+
+
+@settings(max_examples=100, deadline=None)
+@given(open_set_labels())
+def test_metrics_match_sklearn_on_relabelled_arrays(data):
+    y_true, y_pred, labels, open_label = data
+    true_codes, pred_codes, n_known = reference_codes(y_true, y_pred, labels, open_label)
+    kwargs = {"labels": labels, "open_label": open_label}
+    if n_known == 0:  # only open_label in labels, or seen with labels=None
+        with pytest.raises(ValueError, match="only open_label"):
+            open_set_f1_score(y_true, y_pred, **kwargs)
+        return
+    per_class = f1_score(
+        true_codes,
+        pred_codes,
+        labels=[f"k{i}" for i in range(n_known)] + ["open"],
+        average=None,
+        zero_division=0,
+    )
+    assert open_set_f1_score(y_true, y_pred, **kwargs) == pytest.approx(
+        np.mean(per_class)
+    )
+    assert open_set_f1_score(y_true, y_pred, average="known", **kwargs) == (
+        pytest.approx(np.mean(per_class[:n_known]))
+    )
+    assert open_set_f1_score(y_true, y_pred, average="open", **kwargs) == (
+        pytest.approx(per_class[-1])
+    )
+    assert open_set_accuracy_score(y_true, y_pred, **kwargs) == pytest.approx(
+        accuracy_score(true_codes, pred_codes)
+    )
