@@ -156,6 +156,28 @@ def test_y_is_required(blobs):
         PseudoOpenSetSplit().split(X)
 
 
+@pytest.mark.parametrize(
+    "labels, singletons",
+    [
+        (np.array(["ant", "bee", "cat", "dog", "eel", "fox"]), "['cat', 'fox']"),
+        (np.array([10, 20, 30, 40, 50, 60]), "[30, 60]"),
+    ],
+)
+def test_classes_with_one_member_are_named_by_label(labels, singletons):
+    # The message named the encoded class index ([2]), and only when the
+    # class happened to be drawn as sub-known; now it names the labels, at
+    # once, whatever the random_state.
+    counts = [5, 5, 1, 5, 5, 1]
+    y = np.repeat(labels, counts)
+    X = np.zeros((len(y), 1))
+    for seed in range(3):
+        cv = PseudoOpenSetSplit(n_splits=1, random_state=seed)
+        with pytest.raises(ValueError, match="only 1 member") as info:
+            cv.split(X, y)  # eagerly, before the first split
+        assert f"classes {singletons} of y" in str(info.value)
+        assert "[2, 5]" not in str(info.value)
+
+
 def open_set_f1(estimator, X, y, seen=None):
     """Local open-set macro-F1: labels unseen in fit count as -1."""
     y_true = np.where(np.isin(y, estimator.classes_), y, -1)
@@ -201,3 +223,4 @@ def test_cross_validate(blobs, one_thread):
         scoring=open_set_f1,
     )
     assert result["test_score"].shape == (2,)
+
