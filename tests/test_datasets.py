@@ -184,8 +184,31 @@ def test_relabel_open_set_dtype_holds_open_label(y, open_label, kind):
 
 
 def test_relabel_open_set_rejects_known_open_label():
-    with pytest.raises(ValueError, match="open_label"):
+    with pytest.raises(
+        ValueError, match="open_label=1 is also a class label in known_classes"
+    ):
         relabel_open_set([0, 1, 2], [0, 1], open_label=1)
+    with pytest.raises(ValueError, match="open_label=True is also a class label"):
+        relabel_open_set([0, 1, 2], [0, 1], open_label=True)  # True == 1
+    # "1" and 1 are different labels
+    assert relabel_open_set(["1", "2"], ["1"], open_label=1).tolist() == ["1", 1]
+
+
+@pytest.mark.parametrize(
+    "y, known, open_label, expected",
+    [
+        # bool labels used to become the int64 1 / 0 next to -1
+        ([True, False, True], [True], -1, [True, -1, True]),
+        ([0, 5, 2], [0, 2], True, [0, True, 2]),
+    ],
+)
+def test_relabel_open_set_keeps_bools_apart_from_ints(y, known, open_label, expected):
+    # The dtype rule of the estimators' predict (utils.open_set_label_dtype):
+    # a bool on one side only is an object array.
+    out = relabel_open_set(np.array(y), known, open_label=open_label)
+    assert out.dtype == object
+    assert out.tolist() == expected
+    assert [type(v) for v in out.tolist()] == [type(v) for v in expected]
 
 
 # --------------------------------------------------------------------------
@@ -275,7 +298,7 @@ def test_make_open_set_split_errors():
     X, y = _toy()
     with pytest.raises(ValueError, match="open_label"):
         make_open_set_split(X, np.where(y == 0, -1, y), known_ratio=0.5)
-    with pytest.raises(ValueError, match="open_label"):
+    with pytest.raises(ValueError, match="open_label=3 is also a class label in y"):
         make_open_set_split(X, y, known_ratio=0.5, open_label=3)
     with pytest.raises(ValueError, match="exactly one"):
         make_open_set_split(X, y)

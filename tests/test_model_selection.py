@@ -1,7 +1,11 @@
 """Tests of sklearn_openset.model_selection.PseudoOpenSetSplit."""
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
@@ -156,6 +160,28 @@ def test_y_is_required(blobs):
         PseudoOpenSetSplit().split(X)
 
 
+@pytest.mark.parametrize(
+    "labels, singletons",
+    [
+        (np.array(["ant", "bee", "cat", "dog", "eel", "fox"]), "['cat', 'fox']"),
+        (np.array([10, 20, 30, 40, 50, 60]), "[30, 60]"),
+    ],
+)
+def test_classes_with_one_member_are_named_by_label(labels, singletons):
+    # The message named the encoded class index ([2]), and only when the
+    # class happened to be drawn as sub-known; now it names the labels, at
+    # once, whatever the random_state.
+    counts = [5, 5, 1, 5, 5, 1]
+    y = np.repeat(labels, counts)
+    X = np.zeros((len(y), 1))
+    for seed in range(3):
+        cv = PseudoOpenSetSplit(n_splits=1, random_state=seed)
+        with pytest.raises(ValueError, match="only 1 member") as info:
+            cv.split(X, y)  # eagerly, before the first split
+        assert f"classes {singletons} of y" in str(info.value)
+        assert "[2, 5]" not in str(info.value)
+
+
 def open_set_f1(estimator, X, y, seen=None):
     """Local open-set macro-F1: labels unseen in fit count as -1."""
     y_true = np.where(np.isin(y, estimator.classes_), y, -1)
@@ -201,3 +227,81 @@ def test_cross_validate(blobs, one_thread):
         scoring=open_set_f1,
     )
     assert result["test_score"].shape == (2,)
+
+
+# --------------------------------------------------------------------------
+# Property-based: the invariants of every split
+
+
+@st.composite
+def split_problems(draw):
+    """Labels (ints that are not 0..C-1, or strings) and splitter parameters.
+
+    Each class has 4 to 8 samples and test_size is in [0.25, 0.75], so that
+    both parts of the sub-known samples hold at least one sample per sub-known
+    class and StratifiedShuffleSplit always succeeds.
+    """
+    n_classes = draw(st.integers(3, 7))
+    if draw(st.booleans()):
+        names = draw(
+            st.lists(
+                st.integers(-50, 50).filter(lambda v: v != -1),
+                min_size=n_classes,
+                max_size=n_classes,
+                unique=True,
+            )
+        )
+    else:
+        names = [f"class {i}" for i in draw(st.permutations(range(n_classes)))]
+    counts = draw(st.lists(st.integers(4, 8), min_size=n_classes, max_size=n_classes))
+    y = np.repeat(np.array(names), counts)
+    y = y[draw(st.permutations(range(len(y))))]
+    n_sub_known = draw(st.integers(2, n_classes - 1))
+    n_subsets = math.comb(n_classes, n_sub_known)
+    # half the time enough splits for every class to be sub-open somewhere
+    enough = math.comb(n_classes - 1, n_sub_known - 1) + 1
+    n_splits = draw(st.integers(enough if draw(st.booleans()) else 1, n_subsets))
+    params = {
+        "n_splits": n_splits,
+        "sub_known_ratio": n_sub_known / n_classes,
+        "test_size": draw(st.floats(0.25, 0.75)),
+        "random_state": draw(st.integers(0, 2**31 - 1)),
+    }
+    return y, n_sub_known, params
+
+
+@settings(max_examples=60, deadline=None)
+@given(split_problems())
+def test_split_invariants(problem):
+    y, n_sub_known, params = problem
+    X = np.zeros((len(y), 1))
+    classes = np.unique(y)
+    n_classes = len(classes)
+    cv = PseudoOpenSetSplit(**params)
+    splits = list(cv.split(X, y))
+    assert len(splits) == params["n_splits"]
+
+    sub_open_somewhere = set()
+    subsets = set()
+    for train, test in splits:
+        # no sample in both folds, every sample in one of them
+        assert not np.intersect1d(train, test).size
+        assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(len(y)))
+        # the training fold holds only the k sub-known classes ...
+        sub_known = np.unique(y[train])
+        assert len(sub_known) == n_sub_known
+        # ... and every sample of the other (sub-open) classes is tested
+        is_sub_open = ~np.isin(y, sub_known)
+        assert set(np.flatnonzero(is_sub_open)) <= set(test.tolist())
+        sub_open_somewhere.update(np.unique(y[is_sub_open]).tolist())
+        subsets.add(tuple(sub_known.tolist()))
+    # never the same sub-known set twice
+    assert len(subsets) == len(splits)
+    # the docstring's promise: above comb(C-1, k-1) splits, every class is
+    # sub-open in some split (there are only that many sets holding it)
+    if params["n_splits"] > math.comb(n_classes - 1, n_sub_known - 1):
+        assert sub_open_somewhere == set(classes.tolist())
+    # deterministic for a fixed int random_state
+    for (train, test), (train2, test2) in zip(splits, cv.split(X, y)):
+        assert_array_equal(train, train2)
+        assert_array_equal(test, test2)

@@ -13,6 +13,8 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from ..utils._validation import check_open_label, encode_open_set, open_set_label_dtype
+
 __all__ = [
     "CAC_MNIST_KNOWN_CLASSES",
     "make_open_set_split",
@@ -45,35 +47,7 @@ def _as_labels(y):
 
 def _isin(values, labels):
     """Boolean mask of ``values`` found in ``labels``, safe for mixed types."""
-    numeric = "biuf"
-    if (values.dtype.kind in numeric and labels.dtype.kind in numeric) or (
-        values.dtype.kind in "US" and values.dtype.kind == labels.dtype.kind
-    ):
-        return np.isin(values, labels)
-    lookup = set(labels.tolist())
-    return np.fromiter(
-        (value in lookup for value in values.tolist()), dtype=bool, count=len(values)
-    )
-
-
-def _dtype_with_open_label(dtype, open_label):
-    """Smallest sensible dtype that holds both the labels and ``open_label``."""
-    open_dtype = np.asarray(open_label).dtype
-    if dtype.kind in "biuf" and open_dtype.kind in "biu":
-        return np.result_type(dtype, open_dtype)
-    if dtype.kind == "U" and open_dtype.kind == "U":
-        return np.result_type(dtype, open_dtype)
-    return np.dtype(object)
-
-
-def _check_open_label(open_label, labels, where):
-    """Raise if ``open_label`` equals one of ``labels``."""
-    for label in labels.tolist():
-        if label == open_label:
-            raise ValueError(
-                f"open_label={open_label!r} is also a label of {where}; pick an "
-                "open_label that is not a class label."
-            )
+    return encode_open_set(values, labels) < len(labels)
 
 
 @validate_params(
@@ -209,10 +183,13 @@ def relabel_open_set(y, known_classes, *, open_label=-1):
     Returns
     -------
     y_open : ndarray of shape (n_samples,)
-        A new array. Its dtype holds both the labels and ``open_label``:
-        integer labels with an integer ``open_label`` stay integers (widened
-        and signed if needed), string labels with a string ``open_label`` stay
-        strings, any other mix is of object dtype.
+        A new array. Its dtype holds both the labels and ``open_label``, by
+        the rule of the estimators' ``predict``
+        (:func:`~sklearn_openset.utils.open_set_label_dtype`): numeric labels
+        with an integer ``open_label`` stay numeric (integers widened and
+        signed if needed), string labels with a string ``open_label`` stay
+        strings, any other mix is of object dtype, boolean labels with an
+        integer ``open_label`` included (``True``, ``False`` and ``-1``).
 
     Raises
     ------
@@ -229,8 +206,8 @@ def relabel_open_set(y, known_classes, *, open_label=-1):
     """
     y = _as_labels(y)
     known_classes = np.unique(_as_labels(known_classes))
-    _check_open_label(open_label, known_classes, "known_classes")
-    y_open = y.astype(_dtype_with_open_label(y.dtype, open_label), copy=True)
+    check_open_label(known_classes, open_label, input_name="known_classes")
+    y_open = y.astype(open_set_label_dtype(y, open_label), copy=True)
     y_open[~_isin(y, known_classes)] = open_label
     return y_open
 
@@ -340,7 +317,7 @@ def make_open_set_split(
     y = _as_labels(y)
     check_consistent_length(X, y)
     classes = np.unique(y)
-    _check_open_label(open_label, classes, "y")
+    check_open_label(classes, open_label, input_name="y")
 
     indices = np.arange(_num_samples(X))
     train, test = train_test_split(

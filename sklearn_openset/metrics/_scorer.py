@@ -3,6 +3,9 @@
 import numpy as np
 
 from ._classification import (
+    _as_labels,
+    _check_label_types,
+    _label_masks,
     closed_set_accuracy_score,
     open_set_accuracy_score,
     open_set_f1_score,
@@ -30,6 +33,17 @@ class _OpenSetScorer:
     def __call__(self, estimator, X, y):
         final = _final_step(estimator)
         open_label = getattr(final, "open_label", -1)
+        # Before predicting: y of strings for an estimator fitted on numbers
+        # (or the reverse) is a mistake, not a test fold of unknowns.
+        _check_label_types(
+            {
+                "y": _label_masks(_as_labels(y), open_label),
+                "estimator.classes_": _label_masks(
+                    _as_labels(estimator.classes_), open_label
+                ),
+            },
+            open_label,
+        )
         if self._response_method == "predict_closed":
             response = estimator.classes_[np.argmax(estimator.predict_proba(X), axis=1)]
         else:
@@ -58,7 +72,10 @@ def make_open_set_scorer(score_func, *, response_method="predict", **kwargs):
     :func:`~sklearn.model_selection.cross_validate`. Labels of ``y`` that are
     not in ``estimator.classes_`` count as open, so a test fold may hold
     classes the fold's estimator never saw (see
-    :class:`~sklearn_openset.model_selection.PseudoOpenSetSplit`).
+    :class:`~sklearn_openset.model_selection.PseudoOpenSetSplit`). Labels of
+    another type are a mistake, not unknowns: the scorer raises a
+    ``ValueError`` before predicting when ``y`` and ``estimator.classes_`` mix
+    strings and numbers (``open_label`` aside).
 
     Parameters
     ----------

@@ -70,6 +70,13 @@ class PseudoOpenSetSplit(BaseCrossValidator):
     classes, so an estimator fitted on it has ``classes_`` of size :math:`k`
     and the test fold holds :math:`C - k` classes it never saw.
 
+    A class is in :math:`\\binom{C-1}{k-1}` of the :math:`\\binom{C}{k}`
+    possible sub-known sets, so with ``n_splits`` above
+    :math:`\\binom{C-1}{k-1}` every class is sub-open in at least one split
+    (with ``n_splits`` equal to :math:`\\binom{C}{k}` every set is used once).
+    Fewer splits give no such promise. Every class needs at least 2 samples,
+    since any class may be sub-known and have its samples split.
+
     References
     ----------
     .. [1] Bai et al., open intent classification with one-vs-rest
@@ -141,7 +148,8 @@ class PseudoOpenSetSplit(BaseCrossValidator):
             Samples; only their number is used.
 
         y : array-like of shape (n_samples,)
-            Class labels, required: the classes are split on them.
+            Class labels, required: the classes are split on them. Each
+            class needs at least 2 samples.
 
         groups : object
             Always ignored, exists for compatibility.
@@ -156,9 +164,10 @@ class PseudoOpenSetSplit(BaseCrossValidator):
         Raises
         ------
         ValueError
-            If ``y`` is None, a parameter is invalid, ``sub_known_ratio``
-            leaves fewer than 2 sub-known or no sub-open class, or
-            ``n_splits`` exceeds the number of distinct sub-known sets.
+            If ``y`` is None, a parameter is invalid, a class of ``y`` has
+            a single sample, ``sub_known_ratio`` leaves fewer than 2 sub-known
+            or no sub-open class, or ``n_splits`` exceeds the number of
+            distinct sub-known sets.
         """
         validate_parameter_constraints(
             self._parameter_constraints,
@@ -181,6 +190,19 @@ class PseudoOpenSetSplit(BaseCrossValidator):
                 f"in y gives {n_sub_known} sub-known and {n_classes - n_sub_known} "
                 "sub-open classes; at least 2 sub-known and 1 sub-open class are "
                 "needed. Change sub_known_ratio."
+            )
+        counts = np.bincount(y_encoded, minlength=n_classes)
+        if np.any(counts < 2):
+            # Checked here, with the labels: StratifiedShuffleSplit would name
+            # the encoded index of the class, and only when the class happens
+            # to be drawn as sub-known.
+            too_few = classes[counts < 2].tolist()
+            raise ValueError(
+                f"The classes {too_few!r} of y have only 1 member each, which is "
+                "too few: a class may be sub-known in any split, and its samples "
+                "are then split into training and test by StratifiedShuffleSplit, "
+                "which needs at least 2 per class. Remove these classes from the "
+                "data or gather more samples of them."
             )
         n_subsets = math.comb(n_classes, n_sub_known)
         if self.n_splits > n_subsets:

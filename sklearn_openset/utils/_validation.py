@@ -17,17 +17,22 @@ def _is_same_label(a, b):
         return False
 
 
-def check_open_label(classes, open_label, *, param_hint="open_label"):
-    """Raise a ``ValueError`` if ``open_label`` is one of the known classes.
+def check_open_label(classes, open_label, *, param_hint="open_label", input_name="y"):
+    """Raise a ``ValueError`` if ``open_label`` is one of the class labels.
+
+    Labels compare as in Python: ``"1"`` and ``1`` differ, ``True`` and ``1``
+    are the same label.
 
     Parameters
     ----------
     classes : array-like of shape (n_classes,)
-        The known class labels.
+        The class labels.
     open_label : int, str or None
         The label returned for rejected inputs.
     param_hint : str, default="open_label"
         Parameter name used in the error message.
+    input_name : str, default="y"
+        Name of the array of class labels, used in the error message.
     """
     if open_label is None:
         raise ValueError(
@@ -37,15 +42,16 @@ def check_open_label(classes, open_label, *, param_hint="open_label"):
     for label in np.asarray(classes, dtype=object).ravel():
         if _is_same_label(label, open_label):
             raise ValueError(
-                f"{param_hint}={open_label!r} is also a class label in y. y must "
-                "hold known-class labels only; pick an open_label that is not a "
-                f"class, e.g. {param_hint}={_suggest_open_label(classes)!r}."
+                f"{param_hint}={open_label!r} is also a class label in "
+                f"{input_name}; the open class needs a label of its own. Pick an "
+                f"{param_hint} that is not a class label, e.g. "
+                f"{param_hint}={_suggest_open_label(classes)!r}."
             )
 
 
 def _suggest_open_label(classes):
     classes = np.asarray(classes)
-    if classes.dtype.kind in "iuf":
+    if classes.dtype.kind in "biuf":
         return int(np.min(classes)) - 1
     return "unknown"
 
@@ -77,7 +83,7 @@ def encode_known_labels(y, open_label, *, min_classes=2):
         # A column vector is taken as 1-D, with scikit-learn's warning.
         y = column_or_1d(y, warn=True)
     y = np.asarray(y)
-    classes, y_encoded = _unique_inverse(y)
+    classes, y_encoded = np.unique(y, return_inverse=True)
     if classes.shape[0] < min_classes:
         raise ValueError(
             f"y has {classes.shape[0]} class(es) ({classes.tolist()!r}); an open-set "
@@ -88,36 +94,41 @@ def encode_known_labels(y, open_label, *, min_classes=2):
     return classes, y_encoded.astype(np.int64, copy=False)
 
 
+# tests/test_base.py imports this name; the encoder calls np.unique itself.
 def _unique_inverse(y):
-    """``np.unique(y, return_inverse=True)`` for 1-D ``y``, without a sort for
-    integer labels of a compact range (the usual ``0..C-1``): counting them is
-    several times faster than sorting them."""
-    if y.ndim == 1 and y.size and y.dtype.kind in "iu":
-        low = y.min()
-        span = int(y.max()) - int(low)
-        if span < 2 * y.size + 1024:
-            # No overflow: the span is small and, for signed types, the
-            # subtraction happens in int64 (an int8 span can exceed int8).
-            offsets = y - low if y.dtype.kind == "u" else y.astype(np.int64) - low
-            offsets = offsets.astype(np.intp, copy=False)
-            present = np.bincount(offsets, minlength=span + 1) > 0
-            wide = np.uint64 if y.dtype.kind == "u" else np.int64
-            classes = np.flatnonzero(present).astype(wide) + wide(low)
-            classes = classes.astype(y.dtype, copy=False)
-            position = np.cumsum(present) - 1
-            return classes, position[offsets]
+    """``np.unique(y, return_inverse=True)``."""
     return np.unique(y, return_inverse=True)
 
 
 def open_set_label_dtype(classes, open_label):
-    """Dtype able to hold every label of ``classes`` and ``open_label``."""
-    classes = np.asarray(classes)
-    open_array = np.asarray(open_label)
-    numeric = "biuf"
-    if classes.dtype.kind in numeric and open_array.dtype.kind in numeric:
-        return np.result_type(classes.dtype, open_array.dtype)
-    if classes.dtype.kind in "US" and open_array.dtype.kind == classes.dtype.kind:
-        return np.result_type(classes.dtype, open_array.dtype)
+    """Dtype able to hold every label of ``classes`` and ``open_label``.
+
+    Numbers with a number keep a numeric dtype (``np.result_type``: integers
+    are widened, and made signed for a negative ``open_label``), strings with a
+    string keep a string dtype; any other mix is of object dtype, booleans with
+    anything but a boolean included, so that ``True`` and ``False`` stay
+    booleans next to an ``open_label`` of ``-1`` instead of becoming ``1`` and
+    ``0``.
+
+    Parameters
+    ----------
+    classes : array-like of shape (n_classes,)
+        The class labels (only their dtype is used).
+    open_label : int or str
+        The label of the open class.
+
+    Returns
+    -------
+    dtype : numpy.dtype
+    """
+    classes_kind = np.asarray(classes).dtype.kind
+    open_dtype = np.asarray(open_label).dtype
+    if (classes_kind == "b") != (open_dtype.kind == "b"):
+        return np.dtype(object)
+    if (classes_kind in "biuf" and open_dtype.kind in "biuf") or (
+        classes_kind in "US" and open_dtype.kind == classes_kind
+    ):
+        return np.result_type(np.asarray(classes).dtype, open_dtype)
     return np.dtype(object)
 
 
