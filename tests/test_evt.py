@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sklearn_openset import evt
+from sklearn_openset.evt import _openmax as evt_openmax
+from sklearn_openset.evt import _weibull
 from sklearn_openset.evt import INVALID_W_SCORE, WeibullTailFitter, fit_high
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
@@ -274,12 +275,12 @@ def test_ragged_selection_equals_sorting_each_class():
     against the 2-D path on classes of equal length."""
     data = _random_classes(seed=5, n_classes=25)
     data.append(np.random.default_rng(6).gamma(2.0, 1.0, size=5000))
-    tails, n_tail = evt._top_tails(data, 20)
+    tails, n_tail = _weibull._top_tails(data, 20)
     for row, values, k in zip(tails, data, n_tail):
         assert_array_equal(row[:k], np.sort(values)[::-1][:k])
     equal = np.random.default_rng(7).gamma(2.0, 1.0, size=(6, 50))
-    tails_list, _ = evt._top_tails(list(equal), 20)
-    tails_2d, _ = evt._top_tails(equal, 20)
+    tails_list, _ = _weibull._top_tails(list(equal), 20)
+    tails_2d, _ = _weibull._top_tails(equal, 20)
     assert_array_equal(tails_list, tails_2d)
     assert_array_equal(
         fit_high(list(equal), 20).libmr_params(), fit_high(equal, 20).libmr_params()
@@ -463,7 +464,9 @@ def test_many_classes_fit_is_vectorized_and_fast():
     assert np.all(np.isfinite(weibull.libmr_params()))
 
 
-def test_docstring_examples():
-    result = doctest.testmod(evt, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [_weibull, evt_openmax])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
