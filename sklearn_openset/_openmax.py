@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .base import BaseDeepOpenSetClassifier
+from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
 from .evaluation import register_estimator
 from .evt import OpenMaxRecalibration
 from .nn import MLP, Classifier32
@@ -62,12 +62,23 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     distance : {"eucos", "euclidean", "cosine"}, default="eucos"
         Distance between an AV and a class mean. ``"eucos"`` is
         euclidean / 200 + cosine, as in the original code.
-    threshold : float in [0, 1], default=0.0
-        The paper's epsilon: an input is rejected when the unknown class has
-        the highest OpenMax probability, or when the top known probability is
-        below ``threshold``. The paper tunes epsilon per dataset and gives no
-        general value; 0 keeps only the parameter-free "unknown wins" rule.
-        Tune it with :class:`~sklearn_openset.model_selection.PseudoOpenSetSplit`.
+    epsilon : float in [0, 1], default=0.0
+        The paper's threshold on the top OpenMax probability: OpenMax's own
+        rule rejects an input when the unknown class has the highest OpenMax
+        probability, or when the top probability is below ``epsilon``. The
+        paper tunes epsilon per dataset and gives no general value; 0 keeps
+        only the parameter-free "unknown wins" rule. Tune it with
+        :class:`~sklearn_openset.model_selection.PseudoOpenSetSplit`.
+    threshold : float, "auto" or None, default=None
+        Threshold on :meth:`score_samples`, the one meaning of ``threshold``
+        in this library: ``predict`` also rejects an input where
+        ``score_samples(X) < threshold_``. ``None``: no such threshold, only
+        OpenMax's own rule rejects (the paper's method; see Notes for why it
+        is the default). ``"auto"``: ``threshold_`` accepts 95% of the
+        correctly classified training samples (the 5% quantile of their
+        ``score_samples``), the rule shared by every estimator of the
+        library. A number is used as it is, in the units of
+        :meth:`score_samples` (so of ``known_score``).
     translate_amount : int, default=1
         Shift of the Weibull fit (libMR's default, used by the original code).
     known_score : {"probability", "logsumexp"}, default="probability"
@@ -77,8 +88,8 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         its class's W-score, with no alpha ranking: how the evaluation code of
         Neal et al. (2018) scores OpenMax, the source of the OpenMax AUROCs
         that later papers quote (e.g. MNIST 0.981 in the CAC paper's Table 2).
-        Only :meth:`score_samples` changes; ``predict`` and the probabilities
-        stay the paper's. See Notes.
+        Only :meth:`score_samples` (and so a ``threshold``) changes; the
+        probabilities and OpenMax's own rule stay the paper's. See Notes.
     module : torch.nn.Module, callable or None, default=None
         The default network's module; ``None`` builds an
         :class:`~sklearn_openset.nn.MLP` with hidden layers (256, 128) for
@@ -120,6 +131,8 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     n_correct_per_class_ : ndarray of shape (n_classes,)
         Number of correctly classified training samples of each class.
     threshold_ : float
+        The threshold on :meth:`score_samples` in use: ``-inf`` for
+        ``threshold=None``.
 
     See Also
     --------
@@ -151,10 +164,27 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     AUROCs that the CAC paper quotes (MNIST 0.981) are theirs. The paper's
     probability and this score rank unknown inputs differently; the
     probability stays the default because it is the method's own
-    definition and what ``predict`` uses.
+    definition.
 
-    ``predict`` returns the arg-max class, or ``open_label`` when the unknown
-    class wins or the top probability is below epsilon (``threshold``).
+    **Rejection.** ``predict`` returns the class of the largest known
+    probability, or ``open_label`` where either rule rejects:
+
+    - OpenMax's own rule (the paper's): the unknown class has the highest
+      OpenMax probability, or the top probability is below ``epsilon``;
+    - the library's threshold on the score: ``score_samples(X) <
+      threshold_``.
+
+    ``threshold=None`` is the default because OpenMax models the unknown
+    class explicitly: its own rule is the paper's decision and needs no
+    calibration, while a threshold calibrated on top of it (``"auto"``)
+    rejects the 5% least known of the correctly classified training
+    samples, whether the paper's rule accepts them or not. With
+    the default ``known_score``, ``threshold=t`` rejects where
+    :math:`P(y = 0 \\mid x) > 1 - t`, so ``threshold=0.5`` adds "the
+    unknown probability is above one half" to the paper's rule. Either
+    threshold can be chosen after fit (``threshold_`` from
+    :meth:`score_samples` alone, ``epsilon`` by ``set_params``): neither
+    changes the fitted model.
 
     The Weibull fit reproduces libMR's ``FitHigh`` (the library of the
     original code) to floating-point precision; the end-to-end
@@ -198,7 +228,8 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         "tail_size": [Interval(Integral, 2, None, closed="left")],
         "alpha_rank": [Interval(Integral, 1, None, closed="left")],
         "distance": [StrOptions({"eucos", "euclidean", "cosine"})],
-        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "epsilon": [Interval(Real, 0, 1, closed="both")],
+        "threshold": THRESHOLD_CONSTRAINT,
         "translate_amount": [Interval(Integral, 1, None, closed="left")],
         "known_score": [StrOptions({"probability", "logsumexp"})],
     }
@@ -210,7 +241,8 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         tail_size=20,
         alpha_rank=10,
         distance="eucos",
-        threshold=0.0,
+        epsilon=0.0,
+        threshold=None,
         translate_amount=1,
         known_score="probability",
         module=None,
@@ -228,6 +260,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         self.tail_size = tail_size
         self.alpha_rank = alpha_rank
         self.distance = distance
+        self.epsilon = epsilon
         self.threshold = threshold
         self.translate_amount = translate_amount
         self.known_score = known_score
@@ -352,7 +385,12 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         self.mean_activation_vectors_ = self.recalibration_.class_means_
         self.weibull_ = self.recalibration_.weibull_
         self.n_correct_per_class_ = self.recalibration_.n_correct_per_class_
-        self.threshold_ = float(self.threshold)
+        if isinstance(self.threshold, str):
+            out = self.recalibration_.recalibrate(av, known_score=self.known_score)
+            correct = np.argmax(out.proba[:, :-1], axis=1) == y_encoded
+            self._calibrate_threshold(out.known_score, correct)
+        else:
+            self._calibrate_threshold()
         return self
 
     # -- prediction ------------------------------------------------------------
@@ -424,20 +462,20 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         return scores
 
     def _open_set_parts(self, X):
-        index, score = [], []
-        for out in self._recalibrated_chunks(X):
-            index.append(np.argmax(out.proba[:, :-1], axis=1))
-            score.append(out.known_score)
-        return np.concatenate(index), np.concatenate(score), None
+        """Closed-set index, known-ness score and OpenMax's own rejection.
 
-    def _open_set_decision(self, X):
-        index, reject = [], []
+        The own rule (the paper's): the unknown class has the highest OpenMax
+        probability, or the top probability is below ``epsilon``. The mixin
+        adds the rejection where the score is below ``threshold_``.
+        """
+        index, score, reject = [], [], []
         for out in self._recalibrated_chunks(X):
             proba = out.proba
             unknown_wins = np.argmax(proba, axis=1) == proba.shape[1] - 1
             index.append(np.argmax(proba[:, :-1], axis=1))
-            reject.append(unknown_wins | (proba.max(axis=1) < self.threshold_))
-        return np.concatenate(index), np.concatenate(reject)
+            score.append(out.known_score)
+            reject.append(unknown_wins | (proba.max(axis=1) < self.epsilon))
+        return np.concatenate(index), np.concatenate(score), np.concatenate(reject)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

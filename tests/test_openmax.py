@@ -111,13 +111,16 @@ def test_predict_rule(golden):
     known = golden["test_y"] < 6
     assert np.mean(y_pred[~known] == -1) == pytest.approx(0.38)
     assert np.mean(y_pred[known] == -1) == pytest.approx(0.08, abs=0.005)
-    strict = OpenMaxClassifier("precomputed", threshold=0.9)
+    # epsilon, the paper's threshold on the top probability (what threshold
+    # meant before threshold became the library's threshold on score_samples).
+    strict = OpenMaxClassifier("precomputed", epsilon=0.9)
     y_strict = strict.fit(golden["train_av"], golden["train_y"]).predict(
         golden["test_av"]
     )
     np.testing.assert_array_equal(
         y_strict == -1, unknown_wins | (proba.max(axis=1) < 0.9)
     )
+    assert strict.threshold_ == -np.inf
     assert 0 < np.sum(y_strict == -1) - np.sum(unknown_wins)
 
 
@@ -466,6 +469,80 @@ def test_engine_not_fitted_and_bad_transform_arguments():
     with pytest.raises(ValueError, match="known_score"):
         engine.recalibrate(np.ones((2, 3)), known_score="max")
     assert engine.transform(np.ones((0, 3))).shape == (0, 4)
+
+
+# -- rejection: the library's threshold and OpenMax's own rule -----------------
+@needs_reference
+@pytest.mark.parametrize("known_score", ["probability", "logsumexp"])
+@pytest.mark.parametrize("threshold", [None, "auto", "a number"])
+@pytest.mark.parametrize("epsilon", [0.0, 0.8])
+def test_predict_rejects_below_threshold_or_by_own_rule(
+    golden, known_score, threshold, epsilon
+):
+    train_av, train_y = golden["train_av"], golden["train_y"]
+    test_av = golden["test_av"]
+    clf = OpenMaxClassifier("precomputed", known_score=known_score, epsilon=epsilon)
+    if threshold == "a number":  # in score_samples units: here, their median
+        scores = clone(clf).fit(train_av, train_y).score_samples(test_av)
+        threshold = float(np.median(scores))
+    clf.set_params(threshold=threshold).fit(train_av, train_y)
+    scores = clf.score_samples(test_av)
+    proba = clf.predict_open_proba(test_av)
+    own = (proba.argmax(axis=1) == 6) | (proba.max(axis=1) < epsilon)
+    below = scores < clf.threshold_
+    y_pred = clf.predict(test_av)
+    np.testing.assert_array_equal(y_pred == -1, below | own)
+    accepted = ~(below | own)
+    np.testing.assert_array_equal(
+        y_pred[accepted], proba[accepted, :6].argmax(axis=1)
+    )
+    if threshold is None:
+        assert clf.threshold_ == -np.inf
+    elif threshold != "auto":
+        assert clf.threshold_ == threshold
+        assert np.any(below & ~own)  # the threshold rejects beyond the own rule
+    else:
+        # 95% of the correctly classified training samples are accepted.
+        train_scores = clf.score_samples(train_av)
+        correct = clf.predict_proba(train_av).argmax(axis=1) == train_y
+        assert clf.threshold_ == np.quantile(train_scores[correct], 1 - 0.95)
+        assert np.mean(train_scores[correct] < clf.threshold_) == pytest.approx(
+            0.05, abs=0.002
+        )
+
+
+@needs_reference
+def test_defaults_predict_as_the_paper(golden):
+    # threshold=None and epsilon=0: only "the unknown class wins" rejects
+    # (what threshold=0.0 meant before epsilon had its own name).
+    clf = OpenMaxClassifier("precomputed").fit(golden["train_av"], golden["train_y"])
+    assert clf.threshold is None and clf.epsilon == 0.0
+    proba = clf.predict_open_proba(golden["test_av"])
+    np.testing.assert_array_equal(
+        clf.predict(golden["test_av"]) == -1, proba.argmax(axis=1) == 6
+    )
+    # Neither threshold changes the model.
+    other = clone(clf).set_params(threshold="auto", epsilon=0.9)
+    other.fit(golden["train_av"], golden["train_y"])
+    np.testing.assert_array_equal(other.predict_open_proba(golden["test_av"]), proba)
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"threshold": np.nan}, "threshold"),
+        ({"threshold": "high"}, "threshold"),
+        ({"epsilon": np.nan}, "epsilon"),
+        ({"epsilon": 1.5}, "epsilon"),
+        ({"epsilon": -0.1}, "epsilon"),
+    ],
+)
+def test_bad_threshold_or_epsilon(blobs, params, name):
+    X_train, _, y_train, _ = blobs
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        OpenMaxClassifier(LogisticRegression(), tail_size=10, **params).fit(
+            X_train, y_train
+        )
 
 
 @pytest.mark.parametrize("check", ["check_fit2d_1feature", "check_data_not_an_array"])
