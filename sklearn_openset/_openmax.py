@@ -1,12 +1,9 @@
 """OpenMax: extreme-value recalibration of activation vectors."""
 
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy.spatial.distance import cdist
-from scipy.special import logsumexp, softmax
 from sklearn.base import _fit_context, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state, gen_batches
@@ -14,9 +11,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .base import BaseDeepOpenSetClassifier
+from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
 from .evaluation import register_estimator
-from .evt import WeibullTailFitter
+from .evt import OpenMaxRecalibration
 from .nn import MLP, Classifier32
 
 __all__ = ["OpenMaxClassifier"]
@@ -25,45 +22,6 @@ __all__ = ["OpenMaxClassifier"]
 # whatever the number of samples; each sample is scored on its own, so chunking
 # never changes a score.
 _CHUNK_ROWS = 2**15
-
-
-def _av_distances(av, means, metric):
-    """Distances ``(n_samples, n_classes)`` from each activation vector to each mean.
-
-    ``"eucos"`` is euclidean / 200 + cosine distance, the scaling of the
-    original OpenMax code (Bendale & Boult), which makes the euclidean part
-    comparable to the cosine part for ImageNet logits.
-    """
-    if metric == "eucos":
-        return cdist(av, means, "euclidean") / 200.0 + cdist(av, means, "cosine")
-    return cdist(av, means, metric)
-
-
-def _distances_to_class_means(av_by_class, means, starts, ends, metric):
-    """Distance of each AV to the mean of its class, for AVs grouped by class.
-
-    ``av_by_class[starts[c]:ends[c]]`` are the AVs of class ``c``; the metric
-    is that of :func:`_av_distances`. ``|a - m|^2 = |a|^2 - 2 a.m + |m|^2``:
-    one product with its mean per class, the rest elementwise over all rows
-    at once; several times cheaper than :func:`~scipy.spatial.distance.cdist`.
-    Returns one 1-D array (a view) per class.
-    """
-    squared_norms = np.einsum("ij,ij->i", av_by_class, av_by_class)
-    dots = np.empty(av_by_class.shape[0])
-    for start, end, mean in zip(starts.tolist(), ends.tolist(), means, strict=True):
-        np.matmul(av_by_class[start:end], mean, out=dots[start:end])
-    mean_norms = np.repeat(np.einsum("ij,ij->i", means, means), ends - starts)
-    if metric != "euclidean":
-        cosine = 1.0 - dots / np.sqrt(squared_norms * mean_norms)
-    if metric == "cosine":
-        distances = cosine
-    else:
-        # Rounding can make the square of a distance close to 0 slightly negative.
-        distances = np.sqrt(np.maximum(squared_norms - 2.0 * dots + mean_norms, 0.0))
-        if metric == "eucos":
-            distances /= 200.0
-            distances += cosine
-    return np.split(distances, ends[:-1])
 
 
 class OpenMaxClassifier(BaseDeepOpenSetClassifier):
@@ -104,12 +62,23 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     distance : {"eucos", "euclidean", "cosine"}, default="eucos"
         Distance between an AV and a class mean. ``"eucos"`` is
         euclidean / 200 + cosine, as in the original code.
-    threshold : float in [0, 1], default=0.0
-        The paper's epsilon: an input is rejected when the unknown class has
-        the highest OpenMax probability, or when the top known probability is
-        below ``threshold``. The paper tunes epsilon per dataset and gives no
-        general value; 0 keeps only the parameter-free "unknown wins" rule.
-        Tune it with :class:`~sklearn_openset.model_selection.PseudoOpenSetSplit`.
+    epsilon : float in [0, 1], default=0.0
+        The paper's threshold on the top OpenMax probability: OpenMax's own
+        rule rejects an input when the unknown class has the highest OpenMax
+        probability, or when the top probability is below ``epsilon``. The
+        paper tunes epsilon per dataset and gives no general value; 0 keeps
+        only the parameter-free "unknown wins" rule. Tune it with
+        :class:`~sklearn_openset.model_selection.PseudoOpenSetSplit`.
+    threshold : float, "auto" or None, default=None
+        Threshold on :meth:`score_samples`, the one meaning of ``threshold``
+        in this library: ``predict`` also rejects an input where
+        ``score_samples(X) < threshold_``. ``None``: no such threshold, only
+        OpenMax's own rule rejects (the paper's method; see Notes for why it
+        is the default). ``"auto"``: ``threshold_`` accepts 95% of the
+        correctly classified training samples (the 5% quantile of their
+        ``score_samples``), the rule shared by every estimator of the
+        library. A number is used as it is, in the units of
+        :meth:`score_samples` (so of ``known_score``).
     translate_amount : int, default=1
         Shift of the Weibull fit (libMR's default, used by the original code).
     known_score : {"probability", "logsumexp"}, default="probability"
@@ -119,8 +88,8 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         its class's W-score, with no alpha ranking: how the evaluation code of
         Neal et al. (2018) scores OpenMax, the source of the OpenMax AUROCs
         that later papers quote (e.g. MNIST 0.981 in the CAC paper's Table 2).
-        Only :meth:`score_samples` changes; ``predict`` and the probabilities
-        stay the paper's. See Notes.
+        Only :meth:`score_samples` (and so a ``threshold``) changes; the
+        probabilities and OpenMax's own rule stay the paper's. See Notes.
     module : torch.nn.Module, callable or None, default=None
         The default network's module; ``None`` builds an
         :class:`~sklearn_openset.nn.MLP` with hidden layers (256, 128) for
@@ -151,65 +120,76 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         precomputed AVs).
     net_ : skorch.NeuralNet
         The trained default network (only when ``estimator=None``).
+    recalibration_ : OpenMaxRecalibration
+        The fitted recalibration engine (class means, Weibulls, equations).
     mean_activation_vectors_ : ndarray of shape (n_classes, n_classes)
-        Mean AV of the correctly classified training samples of each class.
+        Mean AV of the correctly classified training samples of each class
+        (``recalibration_.class_means_``).
     weibull_ : WeibullTailFitter
-        The per-class Weibull models of the distances.
+        The per-class Weibull models of the distances
+        (``recalibration_.weibull_``).
     n_correct_per_class_ : ndarray of shape (n_classes,)
+        Number of correctly classified training samples of each class.
     threshold_ : float
+        The threshold on :meth:`score_samples` in use: ``-inf`` for
+        ``threshold=None``.
 
     See Also
     --------
+    sklearn_openset.evt.OpenMaxRecalibration : the recalibration engine, with
+        the equations.
     sklearn_openset.evt.WeibullTailFitter : the Weibull engine (libMR's FitHigh).
     MSPClassifier : the maximum-softmax baseline.
 
     Notes
     -----
-    Let :math:`v(x) \\in \\mathbb{R}^C` be the AV of :math:`x`,
+    The recalibration is :class:`~sklearn_openset.evt.OpenMaxRecalibration`
+    with the AVs as both the logits and the distance features; its Notes give
+    the equations. In short, with :math:`v(x)` the AV of :math:`x`,
     :math:`\\mu_j` the mean AV of the correctly classified training samples
-    of class :math:`j`, and :math:`\\rho_j` the Weibull fitted to the
-    ``tail_size`` largest :math:`d(v, \\mu_j)` of those samples. With
-    :math:`s(i)` the index of the i-th largest activation, the weights are
-
-    .. math:: \\omega_{s(i)}(x) = 1 - \\frac{\\alpha - i + 1}{\\alpha}
-              \\, \\mathrm{WeibullCDF}_{s(i)}\\left(d(v(x), \\mu_{s(i)})\\right),
-              \\quad i = 1 \\ldots \\alpha,
-
-    and 1 for the other classes. The recalibrated activations and the
-    unknown activation are
-
-    .. math:: \\hat v_j(x) = v_j(x)\\, \\omega_j(x), \\qquad
-              \\hat v_0(x) = \\sum_j v_j(x) (1 - \\omega_j(x)),
-
-    and :math:`P(y = j \\mid x) = e^{\\hat v_j} / \\sum_{i=0}^{C} e^{\\hat v_i}`.
-    ``predict`` returns the arg-max class, or ``open_label`` when the unknown
-    (:math:`j = 0`) wins or the top probability is below epsilon
-    (``threshold``). ``score_samples`` is :math:`1 - P(y = 0 \\mid x)`.
-
-    With ``known_score="logsumexp"``, ``score_samples`` is instead
-
-    .. math:: \\log \\sum_{j=1}^{C} \\exp\\left(v_j(x) \\left(1 -
-              \\mathrm{WeibullCDF}_j\\left(d(v(x), \\mu_j)\\right)\\right)\\right),
-
-    every class damped by its own W-score, whatever its rank. This is how
+    of class :math:`j` and :math:`w_j(x)` the Weibull CDF of
+    :math:`d(v(x), \\mu_j)`, the top ``alpha_rank`` activations are damped,
+    :math:`\\hat v_j = v_j (1 - \\frac{\\alpha - i + 1}{\\alpha} w_j)` for
+    the class of rank :math:`i`, the removed mass
+    :math:`\\hat v_0 = \\sum_j (v_j - \\hat v_j)` is the activation of the
+    unknown class, and :meth:`predict_open_proba` is the softmax of
+    :math:`(\\hat v_1, \\ldots, \\hat v_C, \\hat v_0)`.
+    ``score_samples`` is :math:`1 - P(y = 0 \\mid x)`, or with
+    ``known_score="logsumexp"``
+    :math:`\\log \\sum_j \\exp\\left(v_j(x) (1 - w_j(x))\\right)`, every
+    class damped by its own W-score, whatever its rank. The latter is how
     the public evaluation code of Neal et al. [3]_ (``openset_weibull`` in
     their repository lwneal/counterfactual-open-set) scores OpenMax, there
     with the euclidean distance (``distance="euclidean"``); the OpenMax
     AUROCs that the CAC paper quotes (MNIST 0.981) are theirs. The paper's
     probability and this score rank unknown inputs differently; the
     probability stays the default because it is the method's own
-    definition and what ``predict`` uses.
+    definition.
+
+    **Rejection.** ``predict`` returns the class of the largest known
+    probability, or ``open_label`` where either rule rejects:
+
+    - OpenMax's own rule (the paper's): the unknown class has the highest
+      OpenMax probability, or the top probability is below ``epsilon``;
+    - the library's threshold on the score: ``score_samples(X) <
+      threshold_``.
+
+    ``threshold=None`` is the default because OpenMax models the unknown
+    class explicitly: its own rule is the paper's decision and needs no
+    calibration, while a threshold calibrated on top of it (``"auto"``)
+    rejects the 5% least known of the correctly classified training
+    samples, whether the paper's rule accepts them or not. With
+    the default ``known_score``, ``threshold=t`` rejects where
+    :math:`P(y = 0 \\mid x) > 1 - t`, so ``threshold=0.5`` adds "the
+    unknown probability is above one half" to the paper's rule. Either
+    threshold can be chosen after fit (``threshold_`` from
+    :meth:`score_samples` alone, ``epsilon`` by ``set_params``): neither
+    changes the fitted model.
 
     The Weibull fit reproduces libMR's ``FitHigh`` (the library of the
     original code) to floating-point precision; the end-to-end
-    probabilities match a run of the original algorithm to 1e-14. Two
-    departures from the original code, both where it cannot be followed
-    literally: the alpha weights stop at ``min(alpha_rank, n_classes)``, and
-    ``"euclidean"`` uses the plain euclidean distance both to fit and to
-    query (the original divides by 200 at query time only, which makes every
-    W-score 0). The softmax subtracts the maximum (the original does not),
-    which changes nothing but overflow.
-
+    probabilities match a run of the original algorithm to 1e-14 (the
+    departures from the original code are listed in the engine's Notes).
     Each sample is scored on its own: results never depend on the other
     samples of the batch, and large inputs are processed in chunks.
 
@@ -248,7 +228,8 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         "tail_size": [Interval(Integral, 2, None, closed="left")],
         "alpha_rank": [Interval(Integral, 1, None, closed="left")],
         "distance": [StrOptions({"eucos", "euclidean", "cosine"})],
-        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "epsilon": [Interval(Real, 0, 1, closed="both")],
+        "threshold": THRESHOLD_CONSTRAINT,
         "translate_amount": [Interval(Integral, 1, None, closed="left")],
         "known_score": [StrOptions({"probability", "logsumexp"})],
     }
@@ -260,7 +241,8 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         tail_size=20,
         alpha_rank=10,
         distance="eucos",
-        threshold=0.0,
+        epsilon=0.0,
+        threshold=None,
         translate_amount=1,
         known_score="probability",
         module=None,
@@ -278,6 +260,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         self.tail_size = tail_size
         self.alpha_rank = alpha_rank
         self.distance = distance
+        self.epsilon = epsilon
         self.threshold = threshold
         self.translate_amount = translate_amount
         self.known_score = known_score
@@ -392,58 +375,22 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         self.input_shape_ = tuple(X.shape[1:])
 
         av = self._activation_vectors_chunked(X)
-        n_classes = len(self.classes_)
-        correct_rows = np.flatnonzero(np.argmax(av, axis=1) == y_encoded)
-        # A small integer type: numpy's stable sort of it below is a radix sort.
-        y_correct = np.take(y_encoded, correct_rows).astype(
-            np.min_scalar_type(n_classes)
+        self.recalibration_ = OpenMaxRecalibration(
+            tail_size=self.tail_size,
+            alpha_rank=self.alpha_rank,
+            distance=self.distance,
+            translate_amount=self.translate_amount,
         )
-        self.n_correct_per_class_ = np.bincount(y_correct, minlength=n_classes)
-        empty = np.flatnonzero(self.n_correct_per_class_ == 0)
-        if empty.size:
-            raise ValueError(
-                "OpenMax needs correctly classified training samples of every class "
-                "to fit its mean and Weibull; none of class(es) "
-                f"{self.classes_[empty].tolist()!r} is. Train the activation model "
-                "better (more epochs, another estimator) or give more samples."
-            )
-        # Samples grouped by class (np.take gathers rows several times faster
-        # than fancy indexing): the means are one segment reduction, and the
-        # distances one product with the mean per class, the rest over all
-        # rows at once; faster than any form that repeats the means row by row.
-        by_class = np.take(correct_rows, np.argsort(y_correct, kind="stable"))
-        av_by_class = np.take(av, by_class, axis=0)
-        ends = np.cumsum(self.n_correct_per_class_)
-        starts = ends - self.n_correct_per_class_
-        self.mean_activation_vectors_ = (
-            np.add.reduceat(av_by_class, starts, axis=0)
-            / self.n_correct_per_class_[:, None]
-        )
-
-        few = np.flatnonzero(self.n_correct_per_class_ < self.tail_size)
-        if few.size:
-            warnings.warn(
-                f"Class(es) {self.classes_[few].tolist()!r} have fewer correctly "
-                f"classified training samples ({self.n_correct_per_class_[few].tolist()}) "
-                f"than tail_size={self.tail_size}; their Weibull is fitted on all of "
-                "them.",
-                UserWarning,
-            )
-        per_class = _distances_to_class_means(
-            av_by_class, self.mean_activation_vectors_, starts, ends, self.distance
-        )
-        self.weibull_ = WeibullTailFitter(
-            self.tail_size, translate_amount=self.translate_amount
-        ).fit(per_class)
-        invalid = np.flatnonzero(~self.weibull_.valid_)
-        if invalid.size:
-            raise ValueError(
-                f"The Weibull fit failed for class(es) {self.classes_[invalid].tolist()!r}: "
-                "their correctly classified training samples are fewer than 2 or all "
-                "at the same distance from the class mean. OpenMax needs at least "
-                "2 distinct distances per class; give more samples of these classes."
-            )
-        self.threshold_ = float(self.threshold)
+        self.recalibration_.fit(av, y_encoded, class_labels=self.classes_)
+        self.mean_activation_vectors_ = self.recalibration_.class_means_
+        self.weibull_ = self.recalibration_.weibull_
+        self.n_correct_per_class_ = self.recalibration_.n_correct_per_class_
+        if isinstance(self.threshold, str):
+            out = self.recalibration_.recalibrate(av, known_score=self.known_score)
+            correct = np.argmax(out.proba[:, :-1], axis=1) == y_encoded
+            self._calibrate_threshold(out.known_score, correct)
+        else:
+            self._calibrate_threshold()
         return self
 
     # -- prediction ------------------------------------------------------------
@@ -457,37 +404,13 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
             [self._activation_vectors(X[rows]) for rows in self._chunks(X)]
         )
 
-    def _recalibrate(self, av):
-        """Recalibrated AVs and unknown activation of a chunk of AVs."""
-        n_classes = av.shape[1]
-        alpha = min(self.alpha_rank, n_classes)
-        ranks = np.argsort(-av, axis=1, kind="stable")[:, :alpha]
-        alpha_weights = np.zeros_like(av)
-        np.put_along_axis(
-            alpha_weights,
-            ranks,
-            (self.alpha_rank - np.arange(alpha)) / float(self.alpha_rank),
-            axis=1,
-        )
-        w = self.weibull_.w_score(
-            _av_distances(av, self.mean_activation_vectors_, self.distance)
-        )
-        recalibrated = av * (1.0 - w * alpha_weights)
-        unknown = np.sum(av - recalibrated, axis=1)
-        return recalibrated, unknown, w
-
-    def _open_proba_chunks(self, X):
-        """``(recalibrated AVs, open probabilities, known score)`` per chunk of X."""
+    def _recalibrated_chunks(self, X):
+        """The engine's ``RecalibratedLogits`` (named tuple) per chunk of X."""
         X = self._validate_X(X, reset=False)
         for rows in self._chunks(X):
-            av = self._activation_vectors(X[rows])
-            recalibrated, unknown, w = self._recalibrate(av)
-            proba = softmax(np.column_stack([recalibrated, unknown]), axis=1)
-            if self.known_score == "logsumexp":
-                known = logsumexp(av * (1.0 - w), axis=1)
-            else:
-                known = 1.0 - proba[:, -1]
-            yield recalibrated, proba, known
+            yield self.recalibration_.recalibrate(
+                self._activation_vectors(X[rows]), known_score=self.known_score
+            )
 
     def predict_open_proba(self, X):
         """Probabilities over the known classes and the unknown class.
@@ -501,7 +424,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         proba : ndarray of shape (n_samples, n_classes + 1)
             Columns follow ``classes_``; the last column is the unknown class.
         """
-        return np.vstack([proba for _, proba, _ in self._open_proba_chunks(X)])
+        return np.vstack([out.proba for out in self._recalibrated_chunks(X)])
 
     def predict_proba(self, X):
         """Closed-set probabilities: OpenMax's known-class probabilities, renormalized.
@@ -533,28 +456,26 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
             binary convention: the score of ``classes_[1]`` minus that of
             ``classes_[0]``, shape (n_samples,).
         """
-        scores = np.vstack(
-            [recalibrated for recalibrated, _, _ in self._open_proba_chunks(X)]
-        )
+        scores = np.vstack([out.logits for out in self._recalibrated_chunks(X)])
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
 
     def _open_set_parts(self, X):
-        index, score = [], []
-        for _, proba, known in self._open_proba_chunks(X):
-            index.append(np.argmax(proba[:, :-1], axis=1))
-            score.append(known)
-        return np.concatenate(index), np.concatenate(score), None
+        """Closed-set index, known-ness score and OpenMax's own rejection.
 
-    def _open_set_decision(self, X):
-        index, reject = [], []
-        for _, proba, _ in self._open_proba_chunks(X):
-            winner = np.argmax(proba, axis=1)
-            unknown_wins = winner == proba.shape[1] - 1
+        The own rule (the paper's): the unknown class has the highest OpenMax
+        probability, or the top probability is below ``epsilon``. The mixin
+        adds the rejection where the score is below ``threshold_``.
+        """
+        index, score, reject = [], [], []
+        for out in self._recalibrated_chunks(X):
+            proba = out.proba
+            unknown_wins = np.argmax(proba, axis=1) == proba.shape[1] - 1
             index.append(np.argmax(proba[:, :-1], axis=1))
-            reject.append(unknown_wins | (proba.max(axis=1) < self.threshold_))
-        return np.concatenate(index), np.concatenate(reject)
+            score.append(out.known_score)
+            reject.append(unknown_wins | (proba.max(axis=1) < self.epsilon))
+        return np.concatenate(index), np.concatenate(score), np.concatenate(reject)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

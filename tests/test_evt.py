@@ -18,9 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sklearn_openset import evt
+from sklearn_openset.evt import _openmax as evt_openmax
+from sklearn_openset.evt import _weibull
 from sklearn_openset.evt import INVALID_W_SCORE, WeibullTailFitter, fit_high
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
@@ -274,12 +277,12 @@ def test_ragged_selection_equals_sorting_each_class():
     against the 2-D path on classes of equal length."""
     data = _random_classes(seed=5, n_classes=25)
     data.append(np.random.default_rng(6).gamma(2.0, 1.0, size=5000))
-    tails, n_tail = evt._top_tails(data, 20)
+    tails, n_tail = _weibull._top_tails(data, 20)
     for row, values, k in zip(tails, data, n_tail):
         assert_array_equal(row[:k], np.sort(values)[::-1][:k])
     equal = np.random.default_rng(7).gamma(2.0, 1.0, size=(6, 50))
-    tails_list, _ = evt._top_tails(list(equal), 20)
-    tails_2d, _ = evt._top_tails(equal, 20)
+    tails_list, _ = _weibull._top_tails(list(equal), 20)
+    tails_2d, _ = _weibull._top_tails(equal, 20)
     assert_array_equal(tails_list, tails_2d)
     assert_array_equal(
         fit_high(list(equal), 20).libmr_params(), fit_high(equal, 20).libmr_params()
@@ -463,7 +466,64 @@ def test_many_classes_fit_is_vectorized_and_fast():
     assert np.all(np.isfinite(weibull.libmr_params()))
 
 
-def test_docstring_examples():
-    result = doctest.testmod(evt, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [_weibull, evt_openmax])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# -- properties on random tails (hypothesis) ------------------------------------
+# Values of a tail: finite, of widely different magnitudes (the shift T makes
+# the fit scale-dependent), with ties and all-equal tails among them.
+_values = st.floats(
+    min_value=-1e4, max_value=1e4, allow_nan=False, allow_subnormal=False
+)
+_tails = st.lists(_values, min_size=1, max_size=40)
+_property_settings = settings(max_examples=60, deadline=None)
+
+
+@_property_settings
+@given(
+    tail=_tails, tail_size=st.integers(1, 50), translate=st.sampled_from([1, 10000])
+)
+def test_property_w_scores_in_unit_interval_and_monotone(tail, tail_size, translate):
+    weibull = fit_high([tail], tail_size, translate_amount=translate)
+    tail = np.asarray(tail)
+    spread = max(tail.max() - tail.min(), 1.0)
+    # The tail itself, points around it and far on both sides, in order.
+    queries = np.sort(
+        np.concatenate(
+            [
+                tail,
+                np.linspace(
+                    tail.min() - 2 * translate - spread, tail.max() + 4 * spread, 50
+                ),
+                [-np.inf, np.inf, -1e300, 1e300],
+            ]
+        )
+    )
+    w = weibull.w_score(queries[:, None])[:, 0]
+    if not weibull.valid_[0]:
+        assert_array_equal(w, INVALID_W_SCORE)
+        return
+    assert np.all((w >= 0.0) & (w <= 1.0))
+    assert np.all(np.diff(w) >= 0.0), "W-scores decrease somewhere with the distance"
+    assert w[0] == 0.0 and w[-1] == 1.0
+
+
+@_property_settings
+@given(data=st.data(), tails=st.lists(_tails, min_size=1, max_size=4))
+def test_property_fit_invariant_to_sample_order(data, tails):
+    tail_size = data.draw(st.integers(1, 50), label="tail_size")
+    shuffled = [data.draw(st.permutations(tail), label="shuffled") for tail in tails]
+    fitted = fit_high(tails, tail_size)
+    refitted = fit_high(shuffled, tail_size)
+    # Bit for bit: only the order-free top tail_size values enter the fit.
+    assert_array_equal(refitted.libmr_params(), fitted.libmr_params())
+    assert_array_equal(refitted.valid_, fitted.valid_)
+    assert_array_equal(refitted.n_tail_, fitted.n_tail_)
+    # So is the order of the classes, up to the same permutation.
+    order = data.draw(st.permutations(range(len(tails))), label="class order")
+    permuted = fit_high([tails[i] for i in order], tail_size)
+    assert_array_equal(permuted.libmr_params(), fitted.libmr_params()[order])

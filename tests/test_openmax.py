@@ -10,8 +10,10 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 import sklearn_openset._openmax as openmax_module
+import sklearn_openset.evt._openmax as engine_module
 from sklearn_openset import OpenMaxClassifier
 from sklearn_openset.datasets import make_open_set_blobs
+from sklearn_openset.evt import OpenMaxRecalibration
 from sklearn_openset.metrics import unknown_roc_auc_score
 from sklearn_openset.nn import MLP, Classifier32
 
@@ -109,13 +111,17 @@ def test_predict_rule(golden):
     known = golden["test_y"] < 6
     assert np.mean(y_pred[~known] == -1) == pytest.approx(0.38)
     assert np.mean(y_pred[known] == -1) == pytest.approx(0.08, abs=0.005)
-    strict = OpenMaxClassifier("precomputed", threshold=0.9)
+    # epsilon, the paper's threshold on the top probability (what threshold
+    # meant before threshold became the library's threshold on score_samples).
+    strict = OpenMaxClassifier("precomputed", epsilon=0.9)
     y_strict = strict.fit(golden["train_av"], golden["train_y"]).predict(
         golden["test_av"]
     )
     np.testing.assert_array_equal(
         y_strict == -1, unknown_wins | (proba.max(axis=1) < 0.9)
     )
+    assert strict.threshold_ == -np.inf
+    assert 0 < np.sum(y_strict == -1) - np.sum(unknown_wins)
 
 
 @needs_reference
@@ -127,8 +133,13 @@ def test_scores_do_not_depend_on_the_batch(golden, monkeypatch):
     np.testing.assert_array_equal(together, one_by_one)
     reversed_order = clf.predict_open_proba(test_av[::-1])[::-1]
     np.testing.assert_array_equal(together, reversed_order)
-    # Chunked processing gives the same numbers.
+    # Chunked processing gives the same numbers, in the classifier and in
+    # the engine.
     monkeypatch.setattr(openmax_module, "_CHUNK_ROWS", 7)
+    np.testing.assert_array_equal(clf.predict_open_proba(test_av), together)
+    monkeypatch.setattr(engine_module, "_CHUNK_ROWS", 5)
+    np.testing.assert_array_equal(clf.recalibration_.transform(test_av), together)
+    monkeypatch.setattr(openmax_module, "_CHUNK_ROWS", 2**15)
     np.testing.assert_array_equal(clf.predict_open_proba(test_av), together)
     np.testing.assert_array_equal(
         clf.predict(test_av),
@@ -303,7 +314,7 @@ def test_cuda_fit_predict(blobs):
 def test_fit_distances_match_cdist(metric):
     # The fit's per-class distances (|a|^2 - 2 a.m + |m|^2, one product per
     # class) equal the cdist-based distances used at prediction.
-    from sklearn_openset._openmax import _av_distances, _distances_to_class_means
+    from sklearn_openset.evt._openmax import _av_distances, _distances_to_class_means
 
     rng = np.random.RandomState(0)
     counts = np.array([5, 1, 12])
@@ -317,3 +328,249 @@ def test_fit_distances_match_cdist(metric):
         rows = av_by_class[starts[c] : ends[c]]
         expected = _av_distances(rows, means[c : c + 1], metric)[:, 0]
         np.testing.assert_allclose(distances, expected, rtol=1e-10, atol=1e-12)
+
+
+# -- the recalibration engine (sklearn_openset.evt.OpenMaxRecalibration) --------
+@needs_reference
+@pytest.mark.parametrize("distance", ["eucos", "euclidean", "cosine"])
+@pytest.mark.parametrize("known_score", ["probability", "logsumexp"])
+def test_engine_gives_the_classifier_outputs_bit_for_bit(golden, distance, known_score):
+    params = {"distance": distance, "alpha_rank": 4}
+    clf = OpenMaxClassifier("precomputed", known_score=known_score, **params)
+    clf.fit(golden["train_av"], golden["train_y"])
+    engine = OpenMaxRecalibration(**params).fit(golden["train_av"], golden["train_y"])
+    test_av = golden["test_av"]
+    out = engine.recalibrate(test_av, known_score=known_score)
+    np.testing.assert_array_equal(out.proba, clf.predict_open_proba(test_av))
+    np.testing.assert_array_equal(out.logits, clf.decision_function(test_av))
+    np.testing.assert_array_equal(out.known_score, clf.score_samples(test_av))
+    np.testing.assert_array_equal(engine.transform(test_av), out.proba)
+    np.testing.assert_array_equal(
+        engine.known_score(test_av, kind=known_score), out.known_score
+    )
+    np.testing.assert_array_equal(engine.w_score(test_av), out.w_score)
+    np.testing.assert_array_equal(engine.class_means_, clf.mean_activation_vectors_)
+    np.testing.assert_array_equal(
+        engine.weibull_.libmr_params(), clf.weibull_.libmr_params()
+    )
+    np.testing.assert_array_equal(
+        engine.n_correct_per_class_, golden["n_correct_per_class"]
+    )
+    assert clf.recalibration_.distance_on_logits_ and engine.n_features_ == 6
+    # libMR's W-scores of the original pipeline; the unknown logit is the mass
+    # taken from the known ones.
+    np.testing.assert_allclose(
+        out.w_score, golden[f"test_wscore_{distance}"], rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        out.unknown_logit, np.sum(test_av - out.logits, axis=1), rtol=1e-12
+    )
+    np.testing.assert_allclose(out.proba.sum(axis=1), 1.0)
+
+
+@needs_reference
+def test_engine_measures_distances_on_other_features(golden):
+    # CROSR: distances on [logits, latent codes], the logits alone recalibrated.
+    av, y, test_av = golden["train_av"], golden["train_y"], golden["test_av"]
+    rng = np.random.default_rng(0)
+    features = np.hstack([av, rng.normal(size=(len(av), 3)) + y[:, None]])
+    test_features = np.hstack([test_av, rng.normal(size=(len(test_av), 3))])
+    engine = OpenMaxRecalibration(alpha_rank=3).fit(av, y, features=features)
+    assert not engine.distance_on_logits_ and engine.n_features_ == 9
+    # Correct means correct by the logits; the means are of the features.
+    correct = av.argmax(axis=1) == y
+    expected_means = [features[correct & (y == c)].mean(axis=0) for c in range(6)]
+    np.testing.assert_allclose(engine.class_means_, expected_means, rtol=1e-13)
+    out = engine.recalibrate(test_av, test_features)
+    np.testing.assert_array_equal(out.w_score, engine.w_score(test_features))
+    weights = np.zeros_like(test_av)
+    ranks = np.argsort(-test_av, axis=1)[:, :3]
+    np.put_along_axis(weights, ranks, [1.0, 2 / 3, 1 / 3], axis=1)
+    np.testing.assert_allclose(
+        out.logits, test_av * (1 - weights * out.w_score), rtol=1e-12
+    )
+    on_logits = OpenMaxRecalibration(alpha_rank=3).fit(av, y)
+    assert not np.allclose(out.proba, on_logits.transform(test_av))
+    # Features that add nothing to the distances change nothing.
+    plain = OpenMaxRecalibration(distance="euclidean").fit(av, y)
+    padded = OpenMaxRecalibration(distance="euclidean").fit(
+        av, y, features=np.hstack([av, np.zeros((len(av), 2))])
+    )
+    np.testing.assert_allclose(
+        padded.transform(test_av, np.hstack([test_av, np.zeros((len(test_av), 2))])),
+        plain.transform(test_av),
+        rtol=0,
+        atol=1e-12,
+    )
+    with pytest.raises(ValueError, match="fitted with features"):
+        engine.transform(test_av)
+    with pytest.raises(ValueError, match="features=None"):
+        plain.transform(test_av, test_av)
+    with pytest.raises(ValueError, match="features has 4 columns"):
+        engine.transform(test_av, test_features[:, :4])
+    with pytest.raises(ValueError, match="rows"):
+        engine.transform(test_av, test_features[:5])
+    with pytest.raises(ValueError, match="rows"):
+        OpenMaxRecalibration().fit(av, y, features=features[:10])
+    with pytest.raises(ValueError, match="logits has 5 columns"):
+        plain.transform(test_av[:, :5])
+
+
+def test_engine_messages_name_the_classes():
+    logits = np.zeros((7, 3))
+    logits[:, :2] = [[5, 0], [4, 1], [4.5, 0.2], [0, 5], [1, 4], [0.3, 4.4], [3, 0]]
+    y = np.array([0, 0, 0, 1, 1, 1, 2])  # class 2: one sample, misclassified
+    with pytest.raises(ValueError, match=r"none of class\(es\) \[2\]"):
+        OpenMaxRecalibration().fit(logits, y)
+    with pytest.raises(ValueError, match=r"none of class\(es\) \['c'\]"):
+        OpenMaxRecalibration().fit(logits, y, class_labels=["a", "b", "c"])
+    logits[-1] = [0.0, 0.0, 9.0]  # one correct sample: no Weibull
+    with (
+        pytest.warns(UserWarning, match=r"Class\(es\) \['a', 'b', 'c'\] have fewer"),
+        pytest.raises(ValueError, match=r"Weibull fit failed for class\(es\) \['c'\]"),
+    ):
+        OpenMaxRecalibration().fit(logits, y, class_labels=np.array(["a", "b", "c"]))
+
+
+@pytest.mark.parametrize(
+    "params, fit_args, error, match",
+    [
+        ({"alpha_rank": 0}, {}, ValueError, "alpha_rank"),
+        ({"alpha_rank": 2.5}, {}, TypeError, "alpha_rank"),
+        ({"tail_size": 0}, {}, ValueError, "tail_size"),
+        ({"distance": "manhattan"}, {}, ValueError, "distance"),
+        ({}, {"y": np.zeros(6)}, ValueError, "integer class indices"),
+        ({}, {"y": np.array([0, 1, 2, 0, 1, 3])}, ValueError, r"in \[0, 2\]"),
+        ({}, {"class_labels": ["a", "b"]}, ValueError, "class_labels"),
+        ({}, {"logits": np.ones(6)}, ValueError, "2-D"),
+        ({}, {"logits": np.full((6, 3), "a")}, TypeError, "real numbers"),
+    ],
+)
+def test_engine_bad_input(params, fit_args, error, match):
+    rng = np.random.default_rng(0)
+    args = {"logits": rng.normal(size=(6, 3)), "y": np.array([0, 1, 2, 0, 1, 2])}
+    args.update(fit_args)
+    with pytest.raises(error, match=match):
+        OpenMaxRecalibration(**params).fit(
+            args.pop("logits"), args.pop("y"), **args
+        )
+
+
+def test_engine_not_fitted_and_bad_transform_arguments():
+    from sklearn.exceptions import NotFittedError
+
+    engine = OpenMaxRecalibration()
+    with pytest.raises(NotFittedError):
+        engine.transform(np.ones((2, 3)))
+    assert "tail_size=20" in repr(engine)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 30)
+    engine.fit(5.0 * np.eye(3)[y] + rng.normal(size=(90, 3)), y)
+    with pytest.raises(ValueError, match="known_score"):
+        engine.recalibrate(np.ones((2, 3)), known_score="max")
+    assert engine.transform(np.ones((0, 3))).shape == (0, 4)
+
+
+# -- rejection: the library's threshold and OpenMax's own rule -----------------
+@needs_reference
+@pytest.mark.parametrize("known_score", ["probability", "logsumexp"])
+@pytest.mark.parametrize("threshold", [None, "auto", "a number"])
+@pytest.mark.parametrize("epsilon", [0.0, 0.8])
+def test_predict_rejects_below_threshold_or_by_own_rule(
+    golden, known_score, threshold, epsilon
+):
+    train_av, train_y = golden["train_av"], golden["train_y"]
+    test_av = golden["test_av"]
+    clf = OpenMaxClassifier("precomputed", known_score=known_score, epsilon=epsilon)
+    if threshold == "a number":  # in score_samples units: here, their median
+        scores = clone(clf).fit(train_av, train_y).score_samples(test_av)
+        threshold = float(np.median(scores))
+    clf.set_params(threshold=threshold).fit(train_av, train_y)
+    scores = clf.score_samples(test_av)
+    proba = clf.predict_open_proba(test_av)
+    own = (proba.argmax(axis=1) == 6) | (proba.max(axis=1) < epsilon)
+    below = scores < clf.threshold_
+    y_pred = clf.predict(test_av)
+    np.testing.assert_array_equal(y_pred == -1, below | own)
+    accepted = ~(below | own)
+    np.testing.assert_array_equal(
+        y_pred[accepted], proba[accepted, :6].argmax(axis=1)
+    )
+    if threshold is None:
+        assert clf.threshold_ == -np.inf
+    elif threshold != "auto":
+        assert clf.threshold_ == threshold
+        assert np.any(below & ~own)  # the threshold rejects beyond the own rule
+    else:
+        # 95% of the correctly classified training samples are accepted.
+        train_scores = clf.score_samples(train_av)
+        correct = clf.predict_proba(train_av).argmax(axis=1) == train_y
+        assert clf.threshold_ == np.quantile(train_scores[correct], 1 - 0.95)
+        assert np.mean(train_scores[correct] < clf.threshold_) == pytest.approx(
+            0.05, abs=0.002
+        )
+
+
+@needs_reference
+def test_defaults_predict_as_the_paper(golden):
+    # threshold=None and epsilon=0: only "the unknown class wins" rejects
+    # (what threshold=0.0 meant before epsilon had its own name).
+    clf = OpenMaxClassifier("precomputed").fit(golden["train_av"], golden["train_y"])
+    assert clf.threshold is None and clf.epsilon == 0.0
+    proba = clf.predict_open_proba(golden["test_av"])
+    np.testing.assert_array_equal(
+        clf.predict(golden["test_av"]) == -1, proba.argmax(axis=1) == 6
+    )
+    # Neither threshold changes the model.
+    other = clone(clf).set_params(threshold="auto", epsilon=0.9)
+    other.fit(golden["train_av"], golden["train_y"])
+    np.testing.assert_array_equal(other.predict_open_proba(golden["test_av"]), proba)
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"threshold": np.nan}, "threshold"),
+        ({"threshold": "high"}, "threshold"),
+        ({"epsilon": np.nan}, "epsilon"),
+        ({"epsilon": 1.5}, "epsilon"),
+        ({"epsilon": -0.1}, "epsilon"),
+    ],
+)
+def test_bad_threshold_or_epsilon(blobs, params, name):
+    X_train, _, y_train, _ = blobs
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        OpenMaxClassifier(LogisticRegression(), tail_size=10, **params).fit(
+            X_train, y_train
+        )
+
+
+@pytest.mark.parametrize("check", ["check_fit2d_1feature", "check_data_not_an_array"])
+def test_check_data_leave_a_class_at_one_distance(check):
+    # Why OpenMax over LogisticRegression fails these two scikit-learn checks:
+    # their data leave a class whose correctly classified samples are all at
+    # the same distance from their mean, and no Weibull fits one value.
+    if check == "check_fit2d_1feature":
+        # 2 correct samples of class 2: both are at the same distance from
+        # their mean.
+        X = 3 * np.random.RandomState(0).uniform(size=(10, 1))
+        y, label = X[:, 0].astype(int), 2
+    else:
+        # Class 1: 4 correct samples, on two activation vectors (-d/2, d/2)
+        # twice each, symmetric about their mean.
+        X = np.array(
+            [[3, 0], [0, 1], [0, 2], [1, 1], [1, 2], [2, 1]]
+            + [[0, 3], [1, 0], [2, 0], [4, 4], [2, 3], [3, 2]]
+        )
+        y, label = np.array([1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2]), 1
+    failed = rf"Weibull fit failed for class\(es\) \[{label}\]"
+    with (
+        pytest.warns(UserWarning, match="fewer correctly classified"),
+        pytest.raises(ValueError, match=failed),
+    ):
+        OpenMaxClassifier(LogisticRegression()).fit(X, y)
+    d = LogisticRegression().fit(X, y).decision_function(X)
+    av = np.column_stack([-d / 2, d / 2])  # the activation vectors of OpenMax
+    rows = (av.argmax(axis=1) == np.unique(y, return_inverse=True)[1]) & (y == label)
+    distances = np.linalg.norm(av[rows] - av[rows].mean(axis=0), axis=1)
+    np.testing.assert_allclose(distances, distances[0], rtol=1e-12)

@@ -1,18 +1,8 @@
 """Weibull tail fitting (extreme value theory), compatible with libMR's ``FitHigh``.
 
-This module is the shared extreme-value engine of the library (OpenMax and CROSR
-use it). It reproduces, number for number, the ``FitHigh`` / ``w_score`` pair of
-libMR 0.1.9 (Scheirer et al., 2011), the library used by the reference OpenMax
-code of Bendale & Boult (2016), while fitting every class in one vectorized call.
-
-Public API
-----------
-WeibullTailFitter
-    Fit one Weibull per class to the largest values of that class; score values
-    with the fitted cumulative distribution functions.
-fit_high
-    Functional shortcut: ``fit_high(data, tail_size)`` returns a fitted
-    :class:`WeibullTailFitter`.
+It reproduces, number for number, the ``FitHigh`` / ``w_score`` pair of libMR
+0.1.9 (Scheirer et al., 2011), the library used by the reference OpenMax code
+of Bendale & Boult (2016), while fitting every class in one vectorized call.
 """
 
 import numbers
