@@ -296,29 +296,6 @@ def test_bad_input_and_pickle(blobs):
     assert clone(clf).get_params() == clf.get_params()
 
 
-@pytest.mark.parametrize(
-    "y",
-    [
-        np.array([3, 1, 3, 7], dtype=np.int8),
-        np.array([127, -128, 0], dtype=np.int8),  # span beyond int8
-        np.array([2**64 - 1, 2**64 - 3], dtype=np.uint64),
-        np.array([np.iinfo(np.int64).min, 0, np.iinfo(np.int64).max]),  # np.unique
-        np.array([5, 5], dtype=np.uint16),
-        np.array(["b", "a", "b"]),
-    ],
-)
-def test_label_encoding_matches_np_unique(y):
-    # The counting path for compact integer labels must give np.unique's
-    # classes (same dtype) and inverse.
-    from sklearn_openset.utils._validation import _unique_inverse
-
-    classes, inverse = _unique_inverse(y)
-    expected_classes, expected_inverse = np.unique(y, return_inverse=True)
-    assert classes.dtype == expected_classes.dtype
-    np.testing.assert_array_equal(classes, expected_classes)
-    np.testing.assert_array_equal(inverse, expected_inverse)
-
-
 def test_batch_iterator_slices_whole_batches():
     from skorch.dataset import Dataset
 

@@ -94,12 +94,6 @@ def encode_known_labels(y, open_label, *, min_classes=2):
     return classes, y_encoded.astype(np.int64, copy=False)
 
 
-# tests/test_base.py imports this name; the encoder calls np.unique itself.
-def _unique_inverse(y):
-    """``np.unique(y, return_inverse=True)``."""
-    return np.unique(y, return_inverse=True)
-
-
 def open_set_label_dtype(classes, open_label):
     """Dtype able to hold every label of ``classes`` and ``open_label``.
 
