@@ -45,12 +45,12 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ``None`` uses ``LogisticRegression(max_iter=1000)`` (more iterations
         than scikit-learn's default so that it converges on unscaled
         features).
-    threshold : float in [0, 1] or "auto", default=0.5
+    threshold : float in [0, 1], "auto" or None, default=0.5
         Inputs whose top probability (:meth:`score_samples`) is below it are
         rejected. 0.5 is the value of the open-set papers' MSP baseline.
         ``"auto"`` is the library's one calibration rule: it accepts 95 % of
         the correctly classified training samples (the threshold is the 5 %
-        quantile of their top probabilities).
+        quantile of their top probabilities). ``None``: no threshold.
     open_label : int or str, default=-1
         Label predicted for rejected inputs. Must not be a class label.
 
@@ -98,7 +98,7 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
-        "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
+        "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"}), None],
         "open_label": "no_validation",
     }
 

@@ -103,6 +103,13 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         The original OpenMax used a pretrained Caffe AlexNet; Adam trains
         the small default networks in few epochs without tuning.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
+    inference_dtype : {"float32", "float64"} or None, default=None
+        Precision of the default network at inference. ``None`` runs it in
+        its own precision (float32): a sample's scores then depend on the
+        other samples of its batch only through float32 rounding (see
+        :meth:`~sklearn_openset.base.BaseTorchEstimator._forward`).
+        ``"float64"`` runs a float64 copy: batch-independent to 1e-12, several
+        times slower for convolutions.
     callbacks : list of skorch callbacks or None, default=None
     verbose : int, default=0
         Progress of the default network's training when above 0.
@@ -190,8 +197,12 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     original code) to floating-point precision; the end-to-end
     probabilities match a run of the original algorithm to 1e-14 (the
     departures from the original code are listed in the engine's Notes).
-    Each sample is scored on its own: results never depend on the other
-    samples of the batch, and large inputs are processed in chunks.
+    Each sample is recalibrated on its own, and large inputs are processed in
+    chunks. Over a scikit-learn estimator or precomputed activations, results
+    never depend on the other samples of the batch; the default network runs
+    in float32 unless ``inference_dtype="float64"``, and its activations then
+    move with the batch by float32 rounding only (at most ``1e-4`` times the
+    largest score magnitude, checked by the library's open-set checks).
 
     References
     ----------
@@ -252,6 +263,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         optimizer="adam",
         device="cpu",
         callbacks=None,
+        inference_dtype=None,
         verbose=0,
         random_state=None,
         open_label=-1,
@@ -271,6 +283,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         self.optimizer = optimizer
         self.device = device
         self.callbacks = callbacks
+        self.inference_dtype = inference_dtype
         self.verbose = verbose
         self.random_state = random_state
         self.open_label = open_label

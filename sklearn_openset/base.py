@@ -261,9 +261,7 @@ class _ArrayBatches:
                 )
         if n_per_class is not None:
             if self._tensors is None or self._tensors[1] is None:
-                raise TypeError(
-                    "n_per_class needs a skorch Dataset of arrays X and y."
-                )
+                raise TypeError("n_per_class needs a skorch Dataset of arrays X and y.")
             labels = dataset.y
             self._n_steps = math.ceil(
                 len(labels) / ((int(labels.max()) + 1) * n_per_class)
@@ -482,8 +480,6 @@ class BaseTorchEstimator(BaseEstimator):
         net = self.net_
         module = net.module_
         dtype = _INFERENCE_DTYPES.get(getattr(self, "inference_dtype", None))
-        if dtype is None and str(net.device) == "cpu":
-            dtype = torch.float64
         if dtype is not None and dtype != next(module.parameters()).dtype:
             module = copy.deepcopy(module).to(dtype)
         inference = copy.copy(net)

@@ -24,3 +24,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture(scope="module")
+def blobs(request):
+    """An open-set problem from make_open_set_blobs, with the test module's
+    ``BLOBS`` parameters: ``(X_train, X_test, y_train, y_test)``."""
+    from sklearn_openset.datasets import make_open_set_blobs
+
+    return make_open_set_blobs(**getattr(request.module, "BLOBS", {"random_state": 0}))

@@ -17,8 +17,7 @@ from torch import nn
 
 from sklearn_openset import ANSOneVsRestClassifier, CACClassifier, OpenMaxClassifier
 from sklearn_openset.base import BaseDeepOpenSetClassifier
-from sklearn_openset.datasets import make_open_set_blobs
-from sklearn_openset.utils._testing import EXPECTED_FAILED_CHECKS
+from sklearn_openset.utils._testing import _OPEN_LABEL_COLLISION
 
 
 def _mlp(n_features, n_classes):
@@ -84,11 +83,7 @@ class TinySoftmaxNet(BaseDeepOpenSetClassifier):
 
 # With threshold 0 nothing is rejected, so only the open_label collision of
 # the shared table remains an expected failure.
-_TINY_FAILURES = {
-    "check_classifiers_classes": EXPECTED_FAILED_CHECKS["MSPClassifier"][
-        "check_classifiers_classes"
-    ]
-}
+_TINY_FAILURES = {"check_classifiers_classes": _OPEN_LABEL_COLLISION}
 
 
 @parametrize_with_checks(
@@ -100,9 +95,7 @@ def test_deep_base_passes_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    return make_open_set_blobs(n_samples=400, n_features=4, random_state=0)
+BLOBS = dict(n_samples=400, n_features=4, random_state=0)
 
 
 def test_same_seed_same_predictions_and_global_rng_untouched(blobs):
@@ -271,15 +264,6 @@ def test_cuda_unavailable_is_a_clear_error(blobs):
         TinySoftmaxNet(device="cuda").fit(X_train, y_train)
     clf = TinySoftmaxNet(device="auto", max_epochs=1).fit(X_train, y_train)
     assert str(clf.net_.device) == "cpu"
-
-
-@pytest.mark.gpu
-def test_cuda_fit_predict(blobs):
-    X_train, X_test, y_train, _ = blobs
-    clf = TinySoftmaxNet(device="cuda", max_epochs=2).fit(X_train, y_train)
-    assert next(clf.net_.module_.parameters()).is_cuda
-    assert clf.predict(X_test).shape == (len(X_test),)
-    assert clf.__sklearn_tags__().non_deterministic
 
 
 def test_bad_input_and_pickle(blobs):

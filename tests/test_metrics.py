@@ -9,7 +9,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_openset import MSPClassifier
-from sklearn_openset.datasets import make_open_set_blobs
 from sklearn_openset.metrics import (
     closed_set_accuracy_score,
     closed_set_accuracy_scorer,
@@ -235,9 +234,7 @@ def test_inputs_not_modified():
     np.testing.assert_array_equal(y_pred, Y_PRED)
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    return make_open_set_blobs(n_samples=600, n_features=4, random_state=0)
+BLOBS = dict(n_samples=600, n_features=4, random_state=0)
 
 
 def test_scorers_use_classes_of_the_estimator(blobs):

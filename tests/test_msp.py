@@ -10,13 +10,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from sklearn_openset import MSPClassifier
-from sklearn_openset.datasets import load_digits_open_set, make_open_set_blobs
+from sklearn_openset.datasets import load_digits_open_set
 from sklearn_openset.metrics import unknown_roc_auc_score
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    return make_open_set_blobs(n_samples=600, n_features=4, random_state=0)
+BLOBS = dict(n_samples=600, n_features=4, random_state=0)
 
 
 def test_predict_rejects_below_threshold(blobs):

@@ -25,15 +25,6 @@ CLASS_COUNTS = (2, 3, 6, 10, 37)
 BATCH_SIZES = (1, 7, 64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # The suite's time budget is set for one thread on a 2-core machine.
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 # ---------------------------------------------------------------------------
 # Naive references: the paper's formulas, one sample and one class at a time,
 # in Python floats (double precision).

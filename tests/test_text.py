@@ -66,14 +66,6 @@ def _texts():
     return texts, np.array(labels)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """A 2-layer BERT with hidden size 32 and a word-level vocabulary."""

@@ -12,7 +12,6 @@ from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
 from torch import nn
 from torch.nn import functional as F
 
@@ -505,7 +504,9 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
             iterator_train__pad=self._batch,
             optimizer__fused=True,
         )
-        self.fine_tune_loss_ = [float(loss) for loss in self.net_.history[:, "train_loss"]]
+        self.fine_tune_loss_ = [
+            float(loss) for loss in self.net_.history[:, "train_loss"]
+        ]
         # The fine-tuning net (and its linear classifier) is not kept.
         del self.net_
         model.requires_grad_(False)
