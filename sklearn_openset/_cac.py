@@ -19,7 +19,7 @@ from skorch.utils import noop, to_tensor
 
 from .base import BaseDeepOpenSetClassifier, _ArrayBatches
 from .evaluation import register_estimator
-from .nn import MLP, CACLoss, CACNet, Classifier32, cac_rejection_score
+from .nn import CACLoss, CACNet, cac_rejection_score
 
 __all__ = ["CACClassifier"]
 
@@ -338,20 +338,6 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         self.open_label = open_label
 
     # -- the network ---------------------------------------------------------
-    def _default_backbone(self, input_shape, n_classes):
-        """Builder of the default backbone for samples of ``input_shape``."""
-        if len(input_shape) == 1:
-            return lambda: MLP(input_shape[0], n_classes)
-        if len(input_shape) == 3:
-            return lambda: Classifier32(
-                n_classes, in_channels=input_shape[0], pooling="flatten"
-            )
-        raise ValueError(
-            "The default network takes X of shape (n_samples, n_features) or images "
-            "(n_samples, channels, height, width); got samples of shape "
-            f"{tuple(input_shape)}. Pass a module for other inputs."
-        )
-
     def _wrap_module(self, backbone):
         # Called by the base under the fit's torch seed, after the logit
         # check: the anchor distance layer on top of the backbone.
@@ -419,7 +405,9 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         """
         X, y_encoded = self._validate_fit_data(X, y)
         n_classes = len(self.classes_)
-        default_module = self._default_backbone(X.shape[1:], n_classes)
+        default_module = self._default_classifier(
+            X.shape[1:], n_classes, image_pooling="flatten"
+        )
         random_state = check_random_state(self.random_state)
 
         validation = self.validation_fraction is not None

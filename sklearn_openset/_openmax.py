@@ -8,13 +8,12 @@ from sklearn.base import _fit_context, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 from torch import nn
 
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
 from .evaluation import register_estimator
 from .evt import OpenMaxRecalibration
-from .nn import MLP, Classifier32
 
 __all__ = ["OpenMaxClassifier"]
 
@@ -289,18 +288,6 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         self.open_label = open_label
 
     # -- activation vectors ---------------------------------------------------
-    def _default_network(self, input_shape, n_classes):
-        """Builder of the default module for samples of ``input_shape``."""
-        if len(input_shape) == 1:
-            return lambda: MLP(input_shape[0], n_classes)
-        if len(input_shape) == 3:
-            return lambda: Classifier32(n_classes, in_channels=input_shape[0])
-        raise ValueError(
-            "The default network takes X of shape (n_samples, n_features) or images "
-            f"(n_samples, channels, height, width); got samples of shape "
-            f"{tuple(input_shape)}. Pass a module or an estimator."
-        )
-
     def _fit_activation_model(self, X, y, y_encoded, random_state):
         n_classes = len(self.classes_)
         self.estimator_ = None
@@ -308,7 +295,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
             self._fit_net(
                 X,
                 y_encoded,
-                default_module=self._default_network(X.shape[1:], n_classes),
+                default_module=self._default_classifier(X.shape[1:], n_classes),
                 criterion=nn.CrossEntropyLoss,
                 random_state=random_state,
             )
@@ -353,15 +340,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         }
         if reset:
             return validate_data(self, X, y, ensure_min_samples=2, **kwargs)
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, **kwargs)
-        if X.shape[1:] != self.input_shape_:
-            raise ValueError(
-                f"X has samples of shape {X.shape[1:]} but {type(self).__name__} "
-                f"was fitted on samples of shape {self.input_shape_}; pass inputs "
-                "with the same features as in fit."
-            )
-        return X
+        return self._validate_predict_data(X, **kwargs)
 
     # -- fit ---------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)

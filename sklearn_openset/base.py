@@ -33,6 +33,7 @@ from skorch.callbacks import ProgressBar
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
+from .nn import MLP, Classifier32
 from .utils._validation import (
     encode_known_labels,
     encode_open_set,
@@ -574,9 +575,10 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         y_encoded = self._fit_labels(y)
         return X, y_encoded
 
-    def _validate_predict_data(self, X, *, allow_nd=True):
+    def _validate_predict_data(self, X, *, allow_nd=True, dtype=np.float32):
+        """Validate ``X`` at prediction: fitted, same shape per sample as in fit."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, allow_nd=allow_nd, reset=False)
+        X = validate_data(self, X, dtype=dtype, allow_nd=allow_nd, reset=False)
         if X.shape[1:] != self.input_shape_:
             raise ValueError(
                 f"X has shape {X.shape[1:]} per sample but {type(self).__name__} "
@@ -584,6 +586,26 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
                 "with the same features as in fit."
             )
         return X
+
+    @staticmethod
+    def _default_classifier(input_shape, n_classes, *, image_pooling="avg"):
+        """Builder of the default network for samples of ``input_shape``.
+
+        An :class:`~sklearn_openset.nn.MLP` for vectors, the paper's
+        :class:`~sklearn_openset.nn.Classifier32` (with ``image_pooling``)
+        for images ``(channels, height, width)``.
+        """
+        if len(input_shape) == 1:
+            return lambda: MLP(input_shape[0], n_classes)
+        if len(input_shape) == 3:
+            return lambda: Classifier32(
+                n_classes, in_channels=input_shape[0], pooling=image_pooling
+            )
+        raise ValueError(
+            "The default network takes X of shape (n_samples, n_features) or images "
+            "(n_samples, channels, height, width); got samples of shape "
+            f"{tuple(input_shape)}. Pass a module for other inputs."
+        )
 
     # -- the network ---------------------------------------------------------
     def _wrap_module(self, module, **wrap_params):

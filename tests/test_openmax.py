@@ -224,11 +224,11 @@ def test_network_on_images():
 
 def test_default_networks():
     clf = OpenMaxClassifier()
-    assert isinstance(clf._default_network((1, 28, 28), 6)(), Classifier32)
-    mlp = clf._default_network((20,), 6)()
+    assert isinstance(clf._default_classifier((1, 28, 28), 6)(), Classifier32)
+    mlp = clf._default_classifier((20,), 6)()
     assert isinstance(mlp, MLP) and mlp.n_features == 20 and mlp.n_outputs == 6
     with pytest.raises(ValueError, match="default network"):
-        clf._default_network((3, 4), 6)
+        clf._default_classifier((3, 4), 6)
 
 
 def test_few_correct_samples_warn_and_none_is_an_error():
