@@ -2,6 +2,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import config_context
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning, UnsetMetadataPassedError
@@ -144,3 +146,34 @@ def test_metadata_routing_sends_sample_weight_to_the_estimator(blobs):
     direct = LogisticRegression().fit(X_train, y_train, sample_weight=weights)
     np.testing.assert_allclose(routed.estimator_.coef_, direct.coef_)
     assert not np.allclose(unrouted.estimator_.coef_, direct.coef_)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_classes=st.integers(2, 4),
+    labels=st.sampled_from(["int", "str", "bool"]),
+    threshold=st.one_of(st.none(), st.floats(0, 1), st.just("auto")),
+    seed=st.integers(0, 2**16),
+)
+def test_predict_is_always_a_class_or_the_open_label(
+    n_classes, labels, threshold, seed
+):
+    if labels == "bool":
+        n_classes = 2
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(40, 3))
+    codes = np.r_[np.arange(n_classes), rng.randint(n_classes, size=40 - n_classes)]
+    names = {
+        "int": np.arange(n_classes) * 7,
+        "str": np.array([f"c{i}" for i in range(n_classes)]),
+        "bool": np.array([False, True]),
+    }[labels]
+    clf = MSPClassifier(threshold=threshold).fit(X, names[codes])
+    X_new = rng.normal(scale=3, size=(30, 3))
+    y_pred = clf.predict(X_new)
+    assert set(y_pred.tolist()) <= set(names.tolist()) | {-1}
+    rejected = y_pred == -1
+    if labels == "bool":
+        # -1 and the classes stay apart: object dtype, never -1 == True.
+        rejected = np.array([p is not True and p is not False for p in y_pred.tolist()])
+    np.testing.assert_array_equal(rejected, clf.score_samples(X_new) < clf.threshold_)
