@@ -19,7 +19,6 @@ from skorch.utils import noop, to_tensor
 from torch.utils.data import DataLoader
 
 from .base import BaseDeepOpenSetClassifier
-from .evaluation import register_estimator
 from .nn import MLP, CACLoss, CACNet, Classifier32, cac_rejection_score
 
 __all__ = ["CACClassifier"]
@@ -611,10 +610,3 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             The known-ness score of each sample.
         """
         return super().score_samples(X)
-
-
-register_estimator(
-    "cac",
-    lambda random_state: CACClassifier(random_state=random_state),
-    description="Class Anchor Clustering over the default MLP (alpha 10, lambda 0.1)",
-)

@@ -15,7 +15,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from .base import BaseDeepOpenSetClassifier
-from .evaluation import register_estimator
 from .evt import WeibullTailFitter
 from .nn import MLP, Classifier32
 
@@ -561,15 +560,3 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         if self.estimator is not None:
             tags.non_deterministic = False
         return tags
-
-
-register_estimator(
-    "openmax",
-    lambda random_state: OpenMaxClassifier(random_state=random_state),
-    description="OpenMax over the default MLP (tail 20, alpha 10, eucos)",
-)
-register_estimator(
-    "openmax-lr",
-    lambda random_state: OpenMaxClassifier(LogisticRegression(max_iter=1000)),
-    description="OpenMax over LogisticRegression's decision function",
-)
