@@ -17,7 +17,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier, _ArrayBatches
-from .evaluation import register_estimator
 from .nn import MLP, OneVsRestHeads, OneVsRestNet, synthesize_negatives
 from .nn._ovr import SYNTHESIS_MODES
 
@@ -644,10 +643,3 @@ default="projection"
         index = class_logits.argmax(dim=1).numpy()
         score = head_logits.max(dim=1).values.numpy().astype(np.float64, copy=False)
         return index, score, None
-
-
-register_estimator(
-    "ans",
-    lambda random_state: ANSOneVsRestClassifier(random_state=random_state),
-    description="ANS: one-vs-rest heads with synthesized negatives (feature vectors)",
-)

@@ -18,7 +18,6 @@ from skorch.helper import predefined_split
 from skorch.utils import noop, to_tensor
 
 from .base import BaseDeepOpenSetClassifier, _ArrayBatches
-from .evaluation import register_estimator
 from .nn import CACLoss, CACNet, cac_rejection_score
 
 __all__ = ["CACClassifier"]
@@ -563,10 +562,3 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             The known-ness score of each sample.
         """
         return super().score_samples(X)
-
-
-register_estimator(
-    "cac",
-    lambda random_state: CACClassifier(random_state=random_state),
-    description="Class Anchor Clustering over the default MLP (alpha 10, lambda 0.1)",
-)

@@ -17,7 +17,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .base import OpenSetClassifierMixin
-from .evaluation import register_estimator
 
 __all__ = ["MSPClassifier"]
 
@@ -202,10 +201,3 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         inner = self._estimator().__sklearn_tags__()
         tags.input_tags = inner.input_tags
         return tags
-
-
-register_estimator(
-    "msp",
-    lambda random_state: MSPClassifier(),
-    description="maximum softmax probability over LogisticRegression, threshold 0.5",
-)

@@ -5,14 +5,12 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import _fit_context, clone
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from torch import nn
 
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
-from .evaluation import register_estimator
 from .evt import OpenMaxRecalibration
 
 __all__ = ["OpenMaxClassifier"]
@@ -474,15 +472,3 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         if self.estimator is not None:
             tags.non_deterministic = False
         return tags
-
-
-register_estimator(
-    "openmax",
-    lambda random_state: OpenMaxClassifier(random_state=random_state),
-    description="OpenMax over the default MLP (tail 20, alpha 10, eucos)",
-)
-register_estimator(
-    "openmax-lr",
-    lambda random_state: OpenMaxClassifier(LogisticRegression(max_iter=1000)),
-    description="OpenMax over LogisticRegression's decision function",
-)

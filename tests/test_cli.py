@@ -2,17 +2,21 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sklearn_openset import MSPClassifier
 from sklearn_openset._cli import main
-from sklearn_openset.datasets import load_digits_open_set
+from sklearn_openset.datasets import CAC_MNIST_KNOWN_CLASSES, load_digits_open_set
 from sklearn_openset.evaluation import (
+    DATASETS,
     ESTIMATORS,
     evaluate_estimator,
     format_results,
+    load_class_split_trial,
     register_estimator,
     run_protocol,
+    summarize,
 )
 
 METRICS = ["accuracy", "macro_f1", "f1_known", "f1_open", "auroc", "closed_accuracy"]
@@ -64,17 +68,60 @@ def test_evaluate_matches_the_library_metrics():
     assert "±" in format_results([row])
 
 
-def test_registered_estimators_include_msp():
-    assert "msp" in ESTIMATORS
+def test_the_protocol_owns_its_table_of_estimators():
+    assert list(ESTIMATORS) == ["ans", "cac", "msp", "openmax", "openmax-lr"]
+    assert list(DATASETS) == ["digits", "mnist", "blobs", "clinc150"]
+    for name, entry in ESTIMATORS.items():
+        estimator = entry.factory(3)
+        assert hasattr(estimator, "fit") and entry.description, name
+    assert ESTIMATORS["cac"].factory(3).random_state == 3
+    # The methods know nothing of the protocol: importing them does not
+    # import it.
+    code = (
+        "import sys, sklearn_openset; "
+        "print('sklearn_openset.evaluation' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
 
 
 def test_register_a_new_estimator():
     register_estimator("msp-strict", lambda seed: MSPClassifier(threshold=0.9))
     try:
+        assert list(ESTIMATORS)[-1] == "msp-strict"
         (row,) = run_protocol(["msp-strict"], "blobs", [0], progress=False)
         assert 0 <= row["macro_f1"] <= 1
     finally:
         del ESTIMATORS["msp-strict"]
+    assert "msp-strict" not in ESTIMATORS
+
+
+def test_class_split_trial_is_the_cac_protocol():
+    X_train, X_test, y_train, y_test = load_class_split_trial(1, "digits")
+    assert set(y_train) == set(CAC_MNIST_KNOWN_CLASSES[1])
+    assert set(y_test) == set(CAC_MNIST_KNOWN_CLASSES[1]) | {-1}
+    assert X_train.shape[1:] == (64,) and X_train.dtype == np.float64
+    assert 0 <= X_train.min() and X_train.max() <= 1
+    images = load_class_split_trial(1, "digits", images=True, dtype=np.float32)
+    assert images[0].shape[1:] == (1, 8, 8) and images[0].dtype == np.float32
+    np.testing.assert_array_equal(images[0].reshape(len(X_train), -1), X_train)
+    with pytest.raises(ValueError, match="mnist"):
+        load_class_split_trial(0, "cifar")
+
+
+def test_summarize_by_several_keys():
+    rows = [
+        {"features": "a", "ratio": 0.5, "macro_f1": 1.0},
+        {"features": "a", "ratio": 0.5, "macro_f1": 3.0},
+        {"features": "b", "ratio": 0.5, "macro_f1": 5.0},
+    ]
+    summary = summarize(rows, by=("features", "ratio"), metrics=["macro_f1"])
+    assert summary == {
+        ("a", 0.5): {"macro_f1": (2.0, 1.0)},
+        ("b", 0.5): {"macro_f1": (5.0, 0.0)},
+    }
 
 
 def test_bad_arguments_are_clear(capsys):
@@ -89,6 +136,11 @@ def test_bad_arguments_are_clear(capsys):
 def test_mnist_protocol_reads_shared_data():
     (row,) = run_protocol(["msp"], "mnist", [0], progress=False)
     assert row["closed_accuracy"] > 0.9
+    X_train, X_test, y_train, y_test = load_class_split_trial(
+        0, "mnist", images=True, dtype=np.float32
+    )
+    assert X_train.shape == (len(y_train), 1, 28, 28) and X_test.shape[0] == 10000
+    assert set(y_train) == set(CAC_MNIST_KNOWN_CLASSES[0])
 
 
 def test_python_dash_m_entry_point():

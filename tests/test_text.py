@@ -19,12 +19,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import estimator_checks as checks
 
 from sklearn_openset import ANSOneVsRestClassifier
-from sklearn_openset.feature_extraction import (
-    CACHE_ENV,
-    TextEmbedder,
-    embed_texts_cached,
-    get_cache_home,
-)
+from sklearn_openset.evaluation import CACHE_ENV, DATASETS, get_cache_home
+from sklearn_openset.feature_extraction import TextEmbedder
 from sklearn_openset.metrics import open_set_f1_scorer
 from sklearn_openset.model_selection import PseudoOpenSetSplit
 
@@ -355,32 +351,47 @@ def test_grid_search_with_cached_embeddings(tiny_model, data, tmp_path):
     assert plain - cached == 2 * (len(grid["ans__threshold"]) - 1)
 
 
-def test_embedding_cache(tiny_model, data, tmp_path, monkeypatch):
-    texts, _ = data
+def test_clinc150_protocol_caches_its_embeddings(
+    tiny_model, data, tmp_path, monkeypatch
+):
+    # The evaluate command's clinc150 dataset embeds the sentences once and
+    # keeps them in the cache folder (a joblib.Memory); here with the tiny
+    # model and the test sentences in place of MiniLM and CLINC150.
+    from sklearn.utils import Bunch
+
+    from sklearn_openset import datasets, feature_extraction
+
+    texts, y = data
+    known = sorted(set(y))[:2]
+
+    def load_clinc150(data_home=None, *, known_ratio=None, random_state=None):
+        return Bunch(
+            text_train=texts,
+            y_train=y,
+            text_test=texts[:5],
+            y_test=y[:5],
+            known_classes=np.array(known),
+        )
+
+    monkeypatch.setattr(datasets, "load_clinc150", load_clinc150)
+    monkeypatch.setattr(feature_extraction, "default_model_path", lambda: tiny_model)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
     assert get_cache_home() == tmp_path / "env"
-    embedder = TextEmbedder(tiny_model).fit(texts)
-    first = embed_texts_cached(embedder, texts, name="demo")
-    assert len(list((tmp_path / "env" / "embeddings").glob("demo-*.npy"))) == 1
+    first = DATASETS["clinc150"].factory(0)
+    assert list((tmp_path / "env").iterdir())
 
-    def no_transform(X):
+    def no_transform(self, X):
         raise AssertionError("the cache should have been read")
 
-    monkeypatch.setattr(embedder, "transform", no_transform)
-    np.testing.assert_array_equal(
-        embed_texts_cached(embedder, texts, name="demo"), first
+    monkeypatch.setattr(TextEmbedder, "transform", no_transform)
+    again = DATASETS["clinc150"].factory(0)
+    for cached, computed in zip(again, first):
+        np.testing.assert_array_equal(cached, computed)
+    X_train, X_test, y_train, y_test = first
+    assert set(y_train) == set(known) and len(X_train) == len(y_train)
+    np.testing.assert_allclose(
+        X_test, _direct(tiny_model, texts[:5]), rtol=0, atol=1e-5
     )
-    monkeypatch.undo()
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
-    # Other texts or other settings: other entries.
-    embed_texts_cached(embedder, texts[:3], name="demo")
-    embed_texts_cached(
-        clone(embedder).set_params(normalize=False).fit(texts), texts, name="demo"
-    )
-    assert len(list((tmp_path / "env" / "embeddings").glob("demo-*.npy"))) == 3
-    tuned = TextEmbedder(tiny_model, fine_tune_epochs=1).fit(texts, _texts()[1])
-    with pytest.raises(ValueError, match="fine-tuned"):
-        embed_texts_cached(tuned, texts, name="demo")
 
 
 @pytest.mark.skipif(

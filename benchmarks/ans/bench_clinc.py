@@ -20,38 +20,42 @@ Run from the repository root::
 
 It writes ``results_clinc.json`` (every run) and ``results_clinc.md`` (the
 tables, with the command, the date, the machine and the wall time) next to
-this file. Embeddings are cached under ``$SKLEARN_OPENSET_CACHE`` (default
-``~/.cache/sklearn_openset``); a re-run reuses them.
+this file; ``--from-json`` rewrites the markdown of a JSON. Embeddings are
+cached under ``$SKLEARN_OPENSET_CACHE`` (default ``~/.cache/sklearn_openset``;
+``benchmarks/_common.py``); a re-run reuses them.
 """
 
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from collections import namedtuple
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier, OpenMaxClassifier
-from sklearn_openset.datasets import load_clinc150
-from sklearn_openset.feature_extraction import (
-    TextEmbedder,
-    embed_texts_cached,
-    get_cache_home,
-)
-from sklearn_openset.metrics import (
-    open_set_accuracy_score,
-    open_set_f1_score,
-    unknown_roc_auc_score,
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
+
+from _common import (
+    command,
+    fine_tuned_embeddings,
+    frozen_embeddings,
+    results_header,
+    run_record,
 )
 
+from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier, OpenMaxClassifier
+from sklearn_openset.datasets import load_clinc150
+from sklearn_openset.evaluation import evaluate_estimator, summarize
+
 HERE = Path(__file__).resolve().parent
+
+#: The metrics of the table, and all those in % in the runs.
+TABLE = ("accuracy", "macro_f1", "f1_known", "f1_open", "auroc")
+PERCENT = (*TABLE, "closed_accuracy")
 
 #: Fine-tuning of the encoder for the "finetuned" features (stage 1); the
 #: same as TextEmbedder's default fine_tune_epochs="auto" when fit gets labels.
@@ -83,87 +87,37 @@ def methods(seed, ans_params=None):
 
 
 def evaluate(clf, X_train, y_train, X_test, y_test):
-    start = time.perf_counter()
-    clf.fit(X_train, y_train)
-    fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    y_pred = clf.predict(X_test)
-    scores = clf.score_samples(X_test)
-    predict_time = time.perf_counter() - start
-    kw = {"labels": clf.classes_, "open_label": -1}
-    row = {
-        "accuracy": 100 * open_set_accuracy_score(y_test, y_pred, **kw),
-        "macro_f1": 100 * open_set_f1_score(y_test, y_pred, **kw),
-        "f1_known": 100 * open_set_f1_score(y_test, y_pred, average="known", **kw),
-        "f1_open": 100 * open_set_f1_score(y_test, y_pred, average="open", **kw),
-        "auroc": 100 * unknown_roc_auc_score(y_test, scores, **kw),
-        "fit_time": fit_time,
-        "predict_time": predict_time,
-    }
+    """The protocol's metrics (``evaluate_estimator``), in %, and ANS's heads time."""
+    result = evaluate_estimator(clf, X_train, y_train, X_test, y_test)
+    row = {k: 100 * v if k in PERCENT else v for k, v in result.items()}
     if hasattr(clf, "heads_fit_time_"):
         row["heads_fit_time"] = clf.heads_fit_time_
     return row
 
 
-def frozen_features(raw, split, embedder):
-    X_train = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")
-    X_test = embed_texts_cached(embedder, raw.text_test, name="clinc150-test")
+def frozen_features(raw, split):
+    X_train = frozen_embeddings(raw.text_train)
+    X_test = frozen_embeddings(raw.text_test)
     known = np.isin(raw.y_train, split.known_classes)
     return X_train[known], raw.y_train[known], X_test
 
 
-def cached_fine_tuned_embeddings(name, texts, y, other_texts, fine_tune, seed):
-    """``texts`` and ``other_texts`` embedded by the encoder fine-tuned on ``(texts, y)``.
-
-    Cached as ``<cache>/benchmarks/ans/<name>-<fine_tune settings>.npz``;
-    returns ``(X, X_other, fine_tune_seconds)``.
-    """
-    folder = get_cache_home() / "benchmarks" / "ans"
-    folder.mkdir(parents=True, exist_ok=True)
-    tag = "-".join(f"{k}{v}" for k, v in sorted(fine_tune.items()))
-    path = folder / f"{name}-{tag}.npz"
-    if path.is_file():
-        with np.load(path) as cached:
-            return cached["X_train"], cached["X_test"], float(cached["time"])
-    start = time.perf_counter()
-    embedder = TextEmbedder(random_state=seed, **fine_tune).fit(texts, y)
-    fine_tune_time = time.perf_counter() - start
-    X, X_other = embedder.transform(texts), embedder.transform(other_texts)
-    np.savez(path, X_train=X, X_test=X_other, time=fine_tune_time)
-    return X, X_other, fine_tune_time
-
-
-def finetuned_features(raw, split, ratio, seed):
+def finetuned_features(raw, split, seed):
     """Fine-tune on the split's known training rows; embeddings cached per split."""
     known = np.isin(raw.y_train, split.known_classes)
     texts = [t for t, k in zip(raw.text_train, known) if k]
     y_train = raw.y_train[known]
-    X_train, X_test, fine_tune_time = cached_fine_tuned_embeddings(
-        f"clinc150-finetuned-{ratio}-{seed}",
-        texts,
-        y_train,
-        raw.text_test,
-        FINE_TUNE,
-        seed,
+    X_train, X_test, fine_tune_time = fine_tuned_embeddings(
+        texts, y_train, raw.text_test, FINE_TUNE, seed
     )
     return X_train, y_train, X_test, fine_tune_time
 
 
-def summarize(runs, keys=("accuracy", "macro_f1", "f1_known", "f1_open", "auroc")):
-    table = {}
-    for run in runs:
-        table.setdefault((run["features"], run["ratio"], run["method"]), []).append(run)
-    out = {}
-    for key, rows in table.items():
-        out[key] = {
-            k: (
-                float(np.mean([r[k] for r in rows])),
-                float(np.std([r[k] for r in rows])),
-            )
-            for k in (*keys, "fit_time")
-        }
-        out[key]["n"] = len(rows)
-    return out
+def summarize_runs(runs):
+    """Mean and std of the table's metrics per features, ratio and method."""
+    return summarize(
+        runs, by=("features", "ratio", "method"), metrics=(*TABLE, "fit_time")
+    )
 
 
 def paired_differences(
@@ -274,25 +228,19 @@ NOTES = [
 ]
 
 
-def markdown(record):
+def record_header(title, script, record, raw):
+    """The opening lines of a results file of a CLINC150 record, with its seeds."""
+    seeds = sorted({run["seed"] for run in record["runs"]})
+    lines = results_header(title, script, [record["run"]], raw=raw)
+    return lines + [f"Seeds: {seeds}.", ""]
+
+
+def markdown(record, raw):
     runs = record["runs"]
-    summary = summarize(runs)
-    seeds = sorted({run["seed"] for run in runs})
-    lines = [
-        "# ANS on CLINC150 (TEXTOIR protocol)",
-        "",
-        (
-            f"Command: `{record['command']}` "
-            "(with `SKLEARN_OPENSET_CACHE=/tmp/ans_cache`)  "
-        ),
-        f"Date: {record['date'][:16].replace('T', ' ')} UTC  ",
-        (
-            f"Machine: {record['machine']}, {record.get('cpus', '?')} CPU cores, "
-            f"torch {record.get('torch', '?')} ({record.get('threads', '?')} thread(s)); "
-            "shared with other jobs, so the times are indicative  "
-        ),
-        f"Seeds: {seeds}; wall time {record['wall_time'] / 60:.1f} min",
-        "",
+    summary = summarize_runs(runs)
+    title = "ANS on CLINC150 (TEXTOIR protocol)"
+    lines = record_header(title, "benchmarks/ans/bench_clinc.py", record, raw)
+    lines += [
         (
             "Mean ± standard deviation over the seeds, in %. Features: all-MiniLM-L6-v2 "
             "mean-pooled, unit-norm sentence embeddings, frozen or fine-tuned on each "
@@ -307,10 +255,7 @@ def markdown(record):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (features, ratio, method), m in summary.items():
-        cells = " | ".join(
-            f"{m[k][0]:.2f} ± {m[k][1]:.2f}"
-            for k in ("accuracy", "macro_f1", "f1_known", "f1_open", "auroc")
-        )
+        cells = " | ".join(f"{m[k][0]:.2f} ± {m[k][1]:.2f}" for k in TABLE)
         lines.append(
             f"| {features} | {ratio:.0%} | {method} | {cells} | {m['fit_time'][0]:.1f} |"
         )
@@ -385,17 +330,16 @@ def clinc_runs(args):
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     raw = load_clinc150()
-    embedder = TextEmbedder().fit(raw.text_train[:1])
     for features in args.features:
         for ratio in args.ratios:
             for seed in args.seeds:
                 split = load_clinc150(known_ratio=ratio, random_state=seed)
                 if features == "frozen":
-                    X_train, y_train, X_test = frozen_features(raw, split, embedder)
+                    X_train, y_train, X_test = frozen_features(raw, split)
                     fine_tune_time = None
                 else:
                     X_train, y_train, X_test, fine_tune_time = finetuned_features(
-                        raw, split, ratio, seed
+                        raw, split, seed
                     )
                 yield ClincRun(
                     features,
@@ -409,29 +353,21 @@ def clinc_runs(args):
                 )
 
 
-def write_results(args, started, start, runs, markdown):
+def write_results(args, start, runs, markdown):
     """Write ``<output>.json`` (the runs and how they were made) and ``.md``."""
-    record = {
-        "command": "python " + " ".join(sys.argv),
-        "date": started.isoformat(),
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": args.threads,
-        "wall_time": time.perf_counter() - start,
-        "fine_tune": FINE_TUNE,
-        "runs": runs,
-    }
-    Path(args.output + ".json").write_text(json.dumps(record, indent=1))
-    Path(args.output + ".md").write_text(markdown(record))
+    record = {"run": run_record(start), "fine_tune": FINE_TUNE, "runs": runs}
+    path = Path(args.output + ".json")
+    path.write_text(json.dumps(record, indent=1))
+    path.with_suffix(".md").write_text(markdown(record, path.name))
 
 
 def rewrite_markdown(args, markdown):
     """With ``--from-json``, re-render its markdown and return True."""
     if not args.from_json:
         return False
-    record = json.loads(Path(args.from_json).read_text())
-    Path(args.from_json).with_suffix(".md").write_text(markdown(record))
+    path = Path(args.from_json)
+    record = json.loads(path.read_text())
+    path.with_suffix(".md").write_text(markdown(record, path.name))
     return True
 
 
@@ -447,7 +383,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if rewrite_markdown(args, markdown):
         return
-    started, start = datetime.now(UTC), time.perf_counter()
+    start = time.perf_counter()
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
@@ -487,9 +423,9 @@ def main(argv=None):
                 f"AUROC {row['auroc']:.2f}, fit {row['fit_time']:.1f} s"
             )
             Path(args.output + ".json").write_text(
-                json.dumps({"command": " ".join(sys.argv), "runs": runs}, indent=1)
+                json.dumps({"command": command(), "runs": runs}, indent=1)
             )
-    write_results(args, started, start, runs, markdown)
+    write_results(args, start, runs, markdown)
     print(Path(args.output + ".md").read_text())
 
 

@@ -23,24 +23,27 @@ feature space could rank the open sentences better than the logistic
 regression's softmax, which is what decides whether ANS can clearly beat MSP
 on these features (README). Run from the repository root::
 
-    SKLEARN_OPENSET_CACHE=/tmp/ans_cache python benchmarks/ans/bench_scores.py \\
-        --features frozen --seeds 0 1 2 3 4 5 6 7 8 9
+    python benchmarks/ans/bench_scores.py --features frozen \\
+        --seeds 0 1 2 3 4 5 6 7 8 9
 
 It writes ``results_scores.json`` and ``results_scores.md`` next to this file
-(``--output`` to change). Fine-tuned features are made (and cached) per split
-as in ``bench_clinc.py`` when the cache does not hold them.
+(``--output`` to change; ``--from-json`` rewrites the markdown of a JSON).
+Fine-tuned features are made (and cached) per split as in ``bench_clinc.py``
+when the cache does not hold them.
 """
 
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
 
 import numpy as np
+
+# Run as a script: its folder is on sys.path (and bench_clinc puts benchmarks/).
 from bench_clinc import (
     add_clinc_arguments,
     ans_parameters,
     clinc_runs,
+    record_header,
     rewrite_markdown,
     write_results,
 )
@@ -93,20 +96,15 @@ def scores(X_train, y_train, X_test, seed, ans_params=None):
     return out
 
 
-def markdown(record):
+def markdown(record, raw):
     runs = record["runs"]
-    seeds = sorted({run["seed"] for run in runs})
-    lines = [
-        "# Unknown scores on CLINC150 features: AUROC (known vs open test sentences)",
-        "",
-        f"Command: `{record['command']}` (with `SKLEARN_OPENSET_CACHE=/tmp/ans_cache`)  ",
-        f"Date: {record['date'][:16].replace('T', ' ')} UTC  ",
-        (
-            f"Machine: {record['machine']}, {record['cpus']} CPU cores, "
-            f"torch {record['torch']} ({record['threads']} thread(s))  "
-        ),
-        f"Seeds: {seeds}; wall time {record['wall_time'] / 60:.1f} min",
-        "",
+    lines = record_header(
+        "Unknown scores on CLINC150 features: AUROC (known vs open test sentences)",
+        "benchmarks/ans/bench_scores.py",
+        record,
+        raw,
+    )
+    lines += [
         (
             "Mean ± standard deviation over the seeds, in %; the splits, features "
             f"and fine-tuning of `bench_clinc.py` ({record['fine_tune']}); the "
@@ -139,7 +137,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if rewrite_markdown(args, markdown):
         return
-    started, start = datetime.now(UTC), time.perf_counter()
+    start = time.perf_counter()
     runs = []
     for run in clinc_runs(args):
         values = scores(
@@ -169,7 +167,7 @@ def main(argv=None):
             file=sys.stderr,
             flush=True,
         )
-    write_results(args, started, start, runs, markdown)
+    write_results(args, start, runs, markdown)
 
 
 if __name__ == "__main__":

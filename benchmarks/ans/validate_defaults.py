@@ -11,20 +11,19 @@ the trained intents only (the held-out third stays unseen, as unknown intents
 are), then embedded (cached per seed and fine-tuning setting). The test set is
 never loaded into a metric.
 
-Each variant is a JSON object of ``ANSOneVsRestClassifier`` parameters; the
-keys ``_radius_scale`` and ``_noise_scale`` (experiments only) multiply the
-per-class radius and noise scale that ``radius="auto"`` derives;
-``_shared_radius`` (true) gives every class the mean of the per-class radii
-(one ``r`` for all classes, as the paper's fixed ``r = 8``);
-``_global_scale`` (true) centres the features and divides them all by one
-number (the root mean variance) instead of standardizing each feature;
-``_n_synthetic`` (an int) synthesizes that many negatives per positive at
-each step instead of one; ``_unit_norm`` (true) scales every feature vector
-to unit length before the fit (for encoders run with ``normalize=False``). The name
-``msp`` runs ``MSPClassifier(LogisticRegression(max_iter=1000),
-threshold=0.5)`` instead. Run from the repository root, e.g.::
+Each variant is a JSON object of ``ANSOneVsRestClassifier`` parameters (the
+radius scale is the estimator's ``radius_factor``; the former hooks that
+overrode private methods, ``_radius_scale``, ``_noise_scale``,
+``_shared_radius`` and ``_global_scale``, are gone); ``_unit_norm`` (true)
+scales every feature vector to unit length before the
+fit (for encoders run with ``normalize=False``). The number of synthesized
+negatives per positive and step is the estimator's ``n_synthetic`` (the
+former hook ``_n_synthetic``, separate calls of ``synthesize_negatives``,
+is gone). The name ``msp`` runs
+``MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)`` instead.
+Run from the repository root, e.g.::
 
-    SKLEARN_OPENSET_CACHE=/tmp/ans_cache python benchmarks/ans/validate_defaults.py \\
+    python benchmarks/ans/validate_defaults.py \\
         '{"msp": {}, "paper-like": {"max_epochs": 30, "head_dropout": 0.1},
           "default": {}}'
 
@@ -39,24 +38,19 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
-
-# Run as a script: its folder is on sys.path.
-from bench_clinc import cached_fine_tuned_embeddings
 from sklearn.linear_model import LogisticRegression
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
+
+from _common import fine_tuned_embeddings, frozen_embeddings
+
 from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier
-from sklearn_openset import _ans as _ans_module
 from sklearn_openset.datasets import load_clinc150
-from sklearn_openset.feature_extraction import TextEmbedder, embed_texts_cached
-from sklearn_openset.metrics import (
-    open_set_accuracy_score,
-    open_set_f1_score,
-    unknown_roc_auc_score,
-)
-from sklearn_openset.nn import synthesize_negatives as _synthesize_negatives
+from sklearn_openset.evaluation import evaluate_predictions
 
 
 def validation_rows(raw, seed, ratio, fraction):
@@ -81,8 +75,7 @@ def finetuned_validation_split(raw, seed, ratio, fraction, fine_tune):
     """The split on an encoder fine-tuned on the trained intents only (cached)."""
     train_rows, dev_rows, y_dev = validation_rows(raw, seed, ratio, fraction)
     y = raw.y_train[train_rows]
-    X, X_val, _ = cached_fine_tuned_embeddings(
-        f"validation-{ratio}-{fraction:.4f}-{seed}",
+    X, X_val, _ = fine_tuned_embeddings(
         [t for t, keep in zip(raw.text_train, train_rows) if keep],
         y,
         [t for t, keep in zip(raw.text_dev, dev_rows) if keep],
@@ -92,46 +85,10 @@ def finetuned_validation_split(raw, seed, ratio, fraction, fine_tune):
     return X, y, X_val, y_dev
 
 
-def _repeated_synthesis(n_synthetic):
-    """``synthesize_negatives`` drawing ``n_synthetic`` negatives per positive."""
-
-    def synthesize(heads, z, **kwargs):
-        parts = [_synthesize_negatives(heads, z, **kwargs) for _ in range(n_synthetic)]
-        return None if parts[0] is None else torch.cat(parts, dim=1)
-
-    return _synthesize_negatives if n_synthetic == 1 else synthesize
-
-
 def make(name, params, seed):
     if name.startswith("msp"):
         return MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)
-    params = dict(params)
-    radius_scale = params.pop("_radius_scale", 1.0)
-    noise_scale = params.pop("_noise_scale", 1.0)
-    n_synthetic = params.pop("_n_synthetic", 1)
-    _ans_module.synthesize_negatives = _repeated_synthesis(n_synthetic)
-    shared_radius = params.pop("_shared_radius", False)
-    global_scale = params.pop("_global_scale", False)
-    clf = ANSOneVsRestClassifier(random_state=seed, **params)
-    if radius_scale != 1.0 or noise_scale != 1.0 or shared_radius:
-        statistics = ANSOneVsRestClassifier._class_statistics
-
-        def scaled(self, Z, y):
-            radius, noise = statistics(self, Z, y)
-            if shared_radius:
-                radius = np.full_like(radius, radius.mean())
-            return radius * radius_scale, noise * noise_scale
-
-        clf._class_statistics = scaled.__get__(clf)
-    if global_scale:
-
-        def standardization(self, X):
-            X = X.astype(np.float64)
-            shift = X.mean(axis=0)
-            return shift, np.full_like(shift, np.sqrt(X.var(axis=0).mean()))
-
-        clf._standardization = standardization.__get__(clf)
-    return clf
+    return ANSOneVsRestClassifier(random_state=seed, **params)
 
 
 def main(argv=None):
@@ -155,9 +112,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     raw = load_clinc150()
-    embedder = TextEmbedder().fit(raw.text_train[:1])
-    X_train = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")
-    X_dev = embed_texts_cached(embedder, raw.text_dev, name="clinc150-dev")
+    X_train = frozen_embeddings(raw.text_train)
+    X_dev = frozen_embeddings(raw.text_dev)
     for name, params in json.loads(args.variants).items():
         rows = []
         cpu = time.process_time()
@@ -176,19 +132,21 @@ def main(argv=None):
                 X_val = X_val / np.linalg.norm(X_val, axis=1, keepdims=True)
             clf = make(name, fit_params, seed).fit(X, y)
             y_pred = clf.predict(X_val)
-            kw = {"labels": clf.classes_, "open_label": -1}
             known = y_val != -1
-            closed = clf.classes_[clf.predict_proba(X_val[known]).argmax(axis=1)]
+            closed = clf.classes_[clf.predict_proba(X_val).argmax(axis=1)]
+            m = evaluate_predictions(
+                y_val, y_pred, clf.score_samples(X_val), closed, labels=clf.classes_
+            )
             rows.append(
                 [
-                    open_set_f1_score(y_val, y_pred, **kw),
-                    open_set_f1_score(y_val, y_pred, average="known", **kw),
-                    open_set_f1_score(y_val, y_pred, average="open", **kw),
-                    open_set_accuracy_score(y_val, y_pred, **kw),
+                    m["macro_f1"],
+                    m["f1_known"],
+                    m["f1_open"],
+                    m["accuracy"],
                     np.mean(y_pred[known] != -1),
                     np.mean(y_pred[~known] == -1),
-                    unknown_roc_auc_score(y_val, clf.score_samples(X_val), **kw),
-                    np.mean(closed == y_val[known]),
+                    m["auroc"],
+                    m["closed_accuracy"],
                 ]
             )
         rows = 100 * np.array(rows)

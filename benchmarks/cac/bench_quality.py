@@ -39,7 +39,7 @@ Metrics (``BENCHMARKS.md``): AUROC (unknown positive, score =
 -``score_samples``), closed-set accuracy (arg-max of ``predict_proba`` on the
 known test samples), macro-F1 over the 6 known classes + open, F1-open,
 accuracy over C + 1. Predictions, scores and probabilities come from one
-forward pass per model (``_common.outputs_once``; checked against
+forward pass per model (``outputs_once``; checked against
 ``predict``, ``score_samples`` and ``predict_proba`` on 100 test samples of
 every model).
 
@@ -47,21 +47,20 @@ The robustness part repeats the paper's Figure 2 (AUROC against lambda and
 the anchor magnitude alpha) on digits with the MLP.
 
 Run from the repository root (parts can be run apart; each run merges its
-rows into ``results_quality.json`` and rewrites ``results_quality.md``)::
+rows into ``results_quality.json`` and rewrites ``results_quality.md``;
+``--report-only`` rewrites the markdown from the JSON)::
 
-    /work/venv/bin/python benchmarks/cac/bench_quality.py --parts mnist,digits,robustness
-    /work/venv/bin/python benchmarks/cac/bench_quality.py --parts mnist \
+    python benchmarks/cac/bench_quality.py --parts mnist,digits,robustness
+    python benchmarks/cac/bench_quality.py --parts mnist \
         --mnist-backbones small-cnn --recipe reference
-    /work/venv/bin/python benchmarks/cac/bench_quality.py --parts mnist \
+    python benchmarks/cac/bench_quality.py --parts mnist \
         --mnist-backbones compact-cnn --recipe reference
 """
 
 import argparse
-import datetime
 import fcntl
 import itertools
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -69,25 +68,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
 from _common import (
-    TRIALS,
     CrossEntropyMSP,
     SGDWeightDecay,
     activation_scores_aurocs,
-    check_outputs,
     compact_cnn,
     default_backbone,
-    load_trial,
-    machine,
-    metrics,
-    outputs_once,
     reference_recipe,
+    results_header,
+    run_record,
     small_cnn,
 )
 
 from sklearn_openset import CACClassifier
+from sklearn_openset.datasets import CAC_MNIST_KNOWN_CLASSES as TRIALS
+from sklearn_openset.evaluation import evaluate_predictions, load_class_split_trial
+from sklearn_openset.nn import cac_rejection_score
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results_quality.json"
@@ -117,6 +115,43 @@ def _module(backbone, side, recipe):
     return None  # the estimator's default (MLP or classifier32)
 
 
+def outputs_once(clf, X, logits=None):
+    """``(y_pred, known_scores, closed_pred)`` from one forward pass over ``X``.
+
+    ``predict``, ``score_samples`` and ``predict_proba`` each run the network;
+    on CPU the float64 inference of a CNN over 10k images takes minutes, so
+    the three are derived here from a single pass, by the estimator's own
+    rules (checked against its methods on a few samples by ``check_outputs``).
+    ``logits``: the cross-entropy network's outputs on ``X``, when already
+    computed.
+    """
+    classes = clf.classes_
+    if hasattr(clf, "anchors_"):
+        distances = torch.as_tensor(-clf.decision_function(X))
+        if len(classes) == 2:
+            raise ValueError("outputs_once expects more than 2 classes")
+        known = -cac_rejection_score(distances).min(dim=1).values.numpy()
+        index = distances.argmin(dim=1).numpy()
+    else:
+        if logits is None:
+            proba = clf.predict_proba(X)
+        else:
+            proba = torch.softmax(torch.as_tensor(logits).double(), dim=1).numpy()
+        known, index = proba.max(axis=1), proba.argmax(axis=1)
+    y_pred = classes.astype(object)[index]
+    y_pred[known < clf.threshold_] = clf.open_label
+    return y_pred, known, classes[index]
+
+
+def check_outputs(clf, X):
+    y_pred, known, closed = outputs_once(clf, X)
+    np.testing.assert_array_equal(y_pred, clf.predict(X).astype(object))
+    np.testing.assert_allclose(known, clf.score_samples(X), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(
+        closed, clf.classes_[clf.predict_proba(X).argmax(axis=1)]
+    )
+
+
 def run_one(
     dataset,
     backbone,
@@ -129,7 +164,9 @@ def run_one(
     **cac_params,
 ):
     images = backbone != "mlp"
-    X_train, X_test, y_train, y_test = load_trial(dataset, trial, images)
+    X_train, X_test, y_train, y_test = load_class_split_trial(
+        trial, dataset, images=images, dtype=np.float32
+    )
     side = 28 if dataset == "mnist" else 8
     params = {
         "max_epochs": epochs,
@@ -175,7 +212,7 @@ def run_one(
         n_train=len(X_train),
         n_test=len(X_test),
         **{k: float(v) for k, v in cac_params.items()},
-        **metrics(clf, y_test, *outputs),
+        **evaluate_predictions(y_test, *outputs, labels=clf.classes_),
         **extra,
         fit_time=fit_time,
         predict_time=predict_time,
@@ -586,26 +623,14 @@ def _choices(mnist):
 
 
 def write_report(results):
-    lines = [
-        "# CACClassifier: open-set quality (CAC protocol, MNIST 5k and digits)",
-        "",
-        (
-            "Made by `benchmarks/cac/bench_quality.py` (its docstring gives the "
-            "protocol); raw numbers, one row per fit, in `results_quality.json`. "
-            "Mean ± standard deviation over the trials."
-        ),
-        "",
-        "## Runs",
-        "",
-    ]
-    for part, run in results["runs"].items():
-        lines += [
-            (
-                f"- **{part}**: `{run['command']}`; {run['date']} (UTC); wall time "
-                f"{run['wall_time_s'] / 60:.1f} min; {run['machine']}"
-            ),
-        ]
-    lines += [""]
+    lines = results_header(
+        "CACClassifier: open-set quality (CAC protocol, MNIST 5k and digits)",
+        "benchmarks/cac/bench_quality.py",
+        list(results["runs"].items()),
+        raw="results_quality.json",
+        about="its docstring gives the protocol; one row per fit",
+    )
+    lines += ["Mean ± standard deviation over the trials.", ""]
     mnist = results["rows"].get("mnist", [])
     lines += _choices(mnist)
     if mnist:
@@ -725,9 +750,6 @@ def main():
         "classifier32": args.epochs_classifier32,
     }
     methods = args.methods.split(",")
-    command = "/work/venv/bin/python benchmarks/cac/bench_quality.py " + shlex.join(
-        sys.argv[1:]
-    )
     for part in args.parts.split(","):
         start = time.perf_counter()
         rows = []
@@ -754,7 +776,7 @@ def main():
                     )
                     # Saved after every fit: a long run keeps its finished
                     # trials (the report is written at the end).
-                    _merge(part, rows, methods, command, start)
+                    _merge(part, rows, methods, start)
         elif part == "robustness":
             for lam, alpha, trial in itertools.product(
                 LAMBDAS, MAGNITUDES, range(args.trials)
@@ -772,11 +794,11 @@ def main():
                 )
         else:
             raise ValueError(f"unknown part {part!r}")
-        results = _merge(part, rows, methods, command, start)
+        results = _merge(part, rows, methods, start)
         write_report(results)
 
 
-def _merge(part, rows, methods, command, start):
+def _merge(part, rows, methods, start):
     """Merge the ``rows`` run now into the results file; return the results.
 
     Rows of the backbones (labels) and methods not run now are kept: a part
@@ -786,10 +808,10 @@ def _merge(part, rows, methods, command, start):
     # Two processes (one per method) may merge at the same time.
     with open(RESULTS.with_suffix(".json.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _merge_locked(part, rows, methods, command, start)
+        return _merge_locked(part, rows, methods, start)
 
 
-def _merge_locked(part, rows, methods, command, start):
+def _merge_locked(part, rows, methods, start):
     results = _load()
     run_now = {(_label(row), row["method"]) for row in rows}
     kept = [
@@ -808,12 +830,7 @@ def _merge_locked(part, rows, methods, command, start):
         }
     else:
         key = part
-    results["runs"][key] = {
-        "command": command.strip(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "wall_time_s": time.perf_counter() - start,
-    }
+    results["runs"][key] = run_record(start)
     _save(results)
     return results
 

@@ -4,19 +4,10 @@ The same module (same initial weights), the same data, batch size (128),
 optimizer (SGD, lr 0.01, momentum 0.9), loss (``CACLoss``) and step schedule,
 on one CPU thread. "Ours" is ``CACClassifier(module=...).fit`` (skorch, its
 callbacks, history and the batch iterator); "plain" is the loop a torch user
-writes::
-
-    for epoch in range(n_epochs):
-        module.train()
-        order = torch.randperm(n)
-        for start in range(0, n, 128):
-            rows = order[start:start + 128]
-            optimizer.zero_grad()
-            loss = criterion(module(X[rows])[1], y[rows])
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-        scheduler.step()
+writes (``_plain``): per epoch, a random order of the samples, then for each
+batch of 128 ``zero_grad``, the loss of the module's outputs, ``backward``,
+an optimizer step and the loss summed as a float; a scheduler step at the
+end of the epoch.
 
 An epoch of ours is the wall time between the starts of two consecutive
 epochs (every callback included; the last one ends at ``on_train_end``); the
@@ -36,17 +27,16 @@ digits 0, 1, 2, 4, 5, 9):
 
 Run from the repository root::
 
-    /work/venv/bin/python benchmarks/cac/bench_speed.py
+    python benchmarks/cac/bench_speed.py
 
-It writes ``results_speed.md`` and ``results_speed.json`` next to this file.
+It writes ``results_speed.md`` and ``results_speed.json`` next to this file;
+``--report-only`` rewrites the markdown from the JSON.
 """
 
 import argparse
 import copy
-import datetime
 import json
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -55,11 +45,12 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
-from _common import load_trial, machine, small_cnn
+from _common import results_header, run_record, small_cnn
 
 from sklearn_openset import CACClassifier
+from sklearn_openset.evaluation import load_class_split_trial
 from sklearn_openset.nn import MLP, CACLoss, CACNet, Classifier32
 
 HERE = Path(__file__).resolve().parent
@@ -120,7 +111,7 @@ def _plain(module, X, y, n_epochs, batch_size=128):
 
 def _setting(name):
     images = name != "mlp"
-    X, _, y, _ = load_trial("mnist", 0, images=images)
+    X, _, y, _ = load_class_split_trial(0, "mnist", images=images, dtype=np.float32)
     y = np.unique(y, return_inverse=True)[1].astype(np.int64)
     torch.manual_seed(0)
     if name == "mlp":
@@ -147,7 +138,13 @@ def main():
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the markdown from the JSON"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        write_report(json.loads((HERE / "results_speed.json").read_text()))
+        return
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     results = {}
@@ -174,39 +171,28 @@ def main():
         print(
             name, {k: v for k, v in results[name].items() if "all" not in k}, flush=True
         )
-    wall = time.perf_counter() - started
-    command = "/work/venv/bin/python benchmarks/cac/bench_speed.py " + shlex.join(
-        sys.argv[1:]
+    meta = {**run_record(started), "repeats": args.repeats}
+    record = {"meta": meta, "results": results}
+    (HERE / "results_speed.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_report(record)
+
+
+def write_report(record):
+    meta, results = record["meta"], record["results"]
+    lines = results_header(
+        "CACClassifier: training epoch time against a plain torch loop",
+        "benchmarks/cac/bench_speed.py",
+        [meta],
+        raw="results_speed.json",
+        about="its docstring describes both loops",
     )
-    meta = {
-        "command": command.strip(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "wall_time_s": wall,
-        "repeats": args.repeats,
-    }
-    (HERE / "results_speed.json").write_text(
-        json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
-    )
-    lines = [
-        "# CACClassifier: training epoch time against a plain torch loop",
-        "",
+    lines += [
         (
-            "Made by `benchmarks/cac/bench_speed.py` (its docstring describes both "
-            "loops); raw numbers in `results_speed.json`."
-        ),
-        "",
-        f"- command: `{meta['command']}`",
-        f"- date (UTC): {meta['date']}",
-        f"- machine: {meta['machine']}",
-        f"- wall time of the whole run: {wall:.1f} s",
-        (
-            f"- {args.repeats} runs of each (epochs per run in the table), alternating "
-            "ours and plain; median epoch time, the first epoch of each run left out"
-        ),
-        (
-            "- the machine is shared with other work running at the same time: "
-            "compare the ratios of one run, not absolute times across runs"
+            f"{meta['repeats']} runs of each (epochs per run in the table), "
+            "alternating ours and plain; median epoch time, the first epoch of "
+            "each run left out. The machine is shared with other work running "
+            "at the same time: compare the ratios of one run, not absolute times "
+            "across runs."
         ),
         "",
         (
@@ -217,8 +203,9 @@ def main():
     ]
     for name, r in results.items():
         lines.append(
-            f"| {name} | {r['n_samples']} | {r['epochs_per_run']} | {r['ours_epoch_s']:.4f} | "
-            f"{r['plain_epoch_s']:.4f} | {r['ratio']:.3f} | {r['post_training_s']:.2f} |"
+            f"| {name} | {r['n_samples']} | {r['epochs_per_run']} | "
+            f"{r['ours_epoch_s']:.4f} | {r['plain_epoch_s']:.4f} | {r['ratio']:.3f} "
+            f"| {r['post_training_s']:.2f} |"
         )
     lines += [
         "",

@@ -12,7 +12,7 @@ digit high, which could favour their scores (the log-sum-exp of the logits and
 OpenMax's log-sum-exp of the recalibrated logits, ``known_score="logsumexp"``).
 
 This script trains the CAC benchmark's compact CNN with the reference recipe
-and the step schedule (``benchmarks/cac/_common.py``: the network, the recipe
+and the step schedule (``benchmarks/_common.py``: the network, the recipe
 and ``CrossEntropyMSP`` of the CAC benchmark's ``ce-msp`` rows, imported) once
 with cross-entropy and once with that one-vs-rest logistic loss, per trial of
 the CAC protocol (MNIST, 5k training subset, 10k test set), and scores each
@@ -31,10 +31,8 @@ then the report is rendered from both)::
 
 import argparse
 import json
-import shlex
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +41,22 @@ from scipy.special import softmax
 from torch import nn
 from torch.nn import functional as F
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "cac"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
 from _common import (
     CrossEntropyMSP,
     SGDWeightDecay,
     activation_scores_aurocs,
     compact_cnn,
-    load_trial,
-    machine,
     reference_recipe,
+    results_header,
+    run_record,
 )
 
+from sklearn_openset.evaluation import load_class_split_trial
 from sklearn_openset.metrics import unknown_roc_auc_score
+
+HERE = Path(__file__).resolve().parent
 
 LOSSES = ("cross-entropy", "one-vs-rest")
 SCORES = ("msp_auroc", "logsumexp_auroc", "openmax_auroc", "openmax_neal_auroc")
@@ -77,7 +77,9 @@ class OneVsRestLogisticMSP(CrossEntropyMSP):
 
 
 def run_one(loss, trial, epochs):
-    X_train, X_test, y_train, y_test = load_trial("mnist", trial, images=True)
+    X_train, X_test, y_train, y_test = load_class_split_trial(
+        trial, "mnist", images=True, dtype=np.float32
+    )
     module = reference_recipe(lambda: compact_cnn(6), X_train)
     estimator = CrossEntropyMSP if loss == "cross-entropy" else OneVsRestLogisticMSP
     clf = estimator(
@@ -121,24 +123,25 @@ def write_report():
     runs = [
         json.loads(_path(loss).read_text()) for loss in LOSSES if _path(loss).exists()
     ]
-    lines = [
-        "# The training loss of the baseline network (Neal et al.'s one-vs-rest logistic loss)",
-        "",
+    lines = results_header(
+        "The training loss of the baseline network "
+        "(Neal et al.'s one-vs-rest logistic loss)",
+        "benchmarks/openmax/bench_baseline_loss.py",
+        [(run["loss"], run["run"]) for run in runs],
+        raw=[_path(run["loss"]).name for run in runs],
+        about="its docstring: what and why",
+    )
+    lines += [
         (
-            "Written by `benchmarks/openmax/bench_baseline_loss.py` (its docstring: "
-            "what and why). MNIST, CAC protocol (5k training subset, 10k test set), "
-            "the CAC benchmark's compact CNN, reference recipe, step schedule (lr "
-            "0.01, then 0.001 after half the epochs), `random_state=trial`. AUROC "
-            "with unknown as the positive class."
+            "MNIST, CAC protocol (5k training subset, 10k test set), the CAC "
+            "benchmark's compact CNN, reference recipe, step schedule (lr 0.01, "
+            "then 0.001 after half the epochs), `random_state=trial`. AUROC with "
+            "unknown as the positive class."
         ),
         "",
+        "## Mean ± std over the trials",
+        "",
     ]
-    for run in runs:
-        lines.append(
-            f"- {run['loss']}: `{run['command']}`; {run['date']}; wall time "
-            f"{run['wall_time_min']:.1f} min; {run['machine']}"
-        )
-    lines += ["", "## Mean ± std over the trials", ""]
     header = ["loss", "trials", "epochs", "closed-set acc.", *SCORES]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for run in runs:
@@ -185,15 +188,7 @@ def main():
         rows = []
         for trial in range(args.trials):
             rows.append(run_one(args.loss, trial, args.epochs))
-            run = {
-                "loss": args.loss,
-                "command": "python benchmarks/openmax/bench_baseline_loss.py "
-                + shlex.join(sys.argv[1:]),
-                "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "wall_time_min": (time.perf_counter() - start) / 60,
-                "machine": machine(),
-                "rows": rows,
-            }
+            run = {"loss": args.loss, "run": run_record(start), "rows": rows}
             # Saved after every trial: an interrupted run keeps what it finished.
             _path(args.loss).write_text(json.dumps(run, indent=1))
     write_report()

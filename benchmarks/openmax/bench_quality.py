@@ -14,7 +14,7 @@ Estimators (``random_state=trial`` wherever there is one):
 * ``openmax-mlp``: ``OpenMaxClassifier()``, the default network (an MLP with
   hidden layers 256, 128, 30 epochs of Adam) on the flattened pixels;
 * ``openmax-small-cnn``: ``OpenMaxClassifier(module=small_cnn)``, the small
-  LeNet-style CNN of the CAC benchmark (``benchmarks/cac/_common.py``), on the
+  LeNet-style CNN of the CAC benchmark (``benchmarks/_common.py``), on the
   images, with the estimator's default training (30 epochs of Adam, lr 1e-3).
   With ``--recipe reference`` (the ``openmax-small-cnn+reference`` rows; the
   other estimators are always ``plain``): the network trained as the CAC
@@ -71,56 +71,55 @@ unknown class wins or the top probability is below epsilon) before calling
 
 Run (from the repository root; the project's virtualenv is enough)::
 
-    /work/venv/bin/python benchmarks/openmax/bench_quality.py --threads 1
-    /work/venv/bin/python benchmarks/openmax/bench_quality.py --threads 1 \
+    python benchmarks/openmax/bench_quality.py --threads 1
+    python benchmarks/openmax/bench_quality.py --threads 1 \
         --datasets mnist --estimators openmax-small-cnn --recipe reference
-    /work/venv/bin/python benchmarks/openmax/bench_quality.py --threads 1 \
+    python benchmarks/openmax/bench_quality.py --threads 1 \
         --datasets mnist --estimators openmax-compact-cnn --recipe step
 
-It writes ``results_quality.md`` and ``results_quality.json`` next to this file.
+It writes ``results_quality.md`` and ``results_quality.json`` next to this file;
+``--render-only benchmarks/openmax/results_quality.json`` rewrites the markdown.
 """
 
 import argparse
 import copy
-import datetime
 import json
-import os
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 import torch
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-import sklearn_openset
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
+
+from _common import (
+    SGDWeightDecay,
+    activation_scores_aurocs,
+    add_output_arguments,
+    compact_cnn,
+    reference_recipe,
+    relative,
+    results_header,
+    run_record,
+    small_cnn,
+)
+
 from sklearn_openset import MSPClassifier, OpenMaxClassifier
 from sklearn_openset._cac import _step_lr_schedule
-from sklearn_openset.datasets import (
-    CAC_MNIST_KNOWN_CLASSES,
-    load_digits_open_set,
-    load_mnist,
-    relabel_open_set,
+from sklearn_openset.datasets import CAC_MNIST_KNOWN_CLASSES
+from sklearn_openset.evaluation import (
+    evaluate_estimator,
+    load_class_split_trial,
+    summarize,
 )
-from sklearn_openset.evaluation import evaluate_estimator, summarize
 from sklearn_openset.metrics import open_set_f1_score
 from sklearn_openset.nn import Classifier32
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "cac"))
-from _common import (
-    SGDWeightDecay,
-    activation_scores_aurocs,
-    compact_cnn,
-    reference_recipe,
-    small_cnn,
-)
 
 ESTIMATORS = (
     "openmax-mlp",
@@ -163,29 +162,17 @@ PUBLISHED_MNIST_AUROC = {"OpenMax": 0.981, "Softmax": 0.978}
 
 def load_trial(dataset, trial, data_home=None):
     """Flat features, images and labels of one trial; unknown test labels are -1."""
-    known = CAC_MNIST_KNOWN_CLASSES[trial]
-    if dataset == "mnist":
-        mnist = load_mnist(data_home)
-        rows = np.isin(mnist.y_train, known)
-        img_train = (mnist.X_train[rows] / np.float32(255.0)).astype(np.float32)
-        img_test = (mnist.X_test / np.float32(255.0)).astype(np.float32)
-        y_train = mnist.y_train[rows]
-        y_test = relabel_open_set(mnist.y_test, known)
-        side = 28
-    else:
-        X_train, X_test, y_train, y_test = load_digits_open_set(
-            known_classes=known, test_size=0.3, random_state=trial
-        )
-        img_train, img_test = X_train.astype(np.float32), X_test.astype(np.float32)
-        side = 8
+    img_train, img_test, y_train, y_test = load_class_split_trial(
+        trial, dataset, images=True, dtype=np.float32, data_home=data_home
+    )
     return {
         "X_train": img_train.reshape(len(img_train), -1),
         "X_test": img_test.reshape(len(img_test), -1),
-        "img_train": img_train.reshape(-1, 1, side, side),
-        "img_test": img_test.reshape(-1, 1, side, side),
+        "img_train": img_train,
+        "img_test": img_test,
         "y_train": np.asarray(y_train),
         "y_test": np.asarray(y_test),
-        "known": list(known),
+        "known": list(CAC_MNIST_KNOWN_CLASSES[trial]),
     }
 
 
@@ -298,8 +285,9 @@ def epsilon_macro_f1(estimator, X_test, y_test, epsilons):
     """Macro-F1 of a fitted OpenMax at each rejection threshold epsilon."""
     out = {}
     for eps in epsilons:
-        model = copy.copy(estimator)  # shallow: shares the fitted network / Weibulls
-        model.threshold_ = float(eps)
+        # epsilon is read at predict: a shallow copy shares the fitted network
+        # and Weibulls, no refit per value.
+        model = copy.copy(estimator).set_params(epsilon=float(eps))
         y_pred = model.predict(X_test)
         out[f"{eps:g}"] = {
             "macro_f1": float(
@@ -354,29 +342,6 @@ def cnn_cost_probe(cnn_epochs, n_repeats=2):
         "estimated_mnist_trial_s": trial_cost(3000, 10000),
         "estimated_digits_trial_s": trial_cost(755, 540),
     }
-
-
-def machine_info():
-    info = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "torch": torch.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-        "sklearn_openset": sklearn_openset.__version__,
-    }
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return info
 
 
 def _label(row):
@@ -611,21 +576,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--data-home", default=None)
     parser.add_argument(
-        "--output",
-        default=str(HERE / "results_quality"),
-        help="results path, without suffix",
-    )
-    parser.add_argument(
         "--no-merge",
         action="store_true",
         help="replace the results file instead of merging this run's rows into it",
     )
-    parser.add_argument(
-        "--render-only",
-        metavar="JSON",
-        default=None,
-        help="only rewrite the markdown from a results JSON of an earlier run",
-    )
+    add_output_arguments(parser, HERE / "results_quality")
     args = parser.parse_args(argv)
     if args.render_only:
         results = load_results(args.render_only)
@@ -641,7 +596,6 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     cnn_trials = args.trials if args.cnn_trials is None else args.cnn_trials
     wall_start = time.perf_counter()
-    command = shlex.join([sys.executable] + sys.argv)
     out = Path(args.output)
     old = (
         {"runs": [], "rows": [], "epsilon_rows": []}
@@ -669,11 +623,8 @@ def main(argv=None):
 
     def save(finished):
         run = {
-            "command": command,
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": machine_info(),
-            "wall_time_s": time.perf_counter() - wall_start,
-            "args": vars(args) | {"cnn_trials": cnn_trials},
+            **run_record(wall_start),
+            "args": vars(args) | {"cnn_trials": cnn_trials, "output": relative(out)},
             "finished": finished,
             "produced": list(dict.fromkeys(_key(r) for r in rows)),
             "failures": failures,
@@ -795,9 +746,9 @@ def _cell(mean_std, metric):
 
 DESCRIPTIONS = {
     "openmax-mlp": "`OpenMaxClassifier()` (default MLP 256-128, 30 epochs) on flat pixels",
-    "openmax-small-cnn": "`OpenMaxClassifier(module=small_cnn)`, the CAC benchmark's LeNet-style CNN (`benchmarks/cac/_common.py`), 30 epochs of Adam (lr 1e-3), on images",
+    "openmax-small-cnn": "`OpenMaxClassifier(module=small_cnn)`, the CAC benchmark's LeNet-style CNN (`benchmarks/_common.py`), 30 epochs of Adam (lr 1e-3), on images",
     "openmax-small-cnn+reference": "the same small CNN and 30 epochs, trained with the CAC reference code's MNIST recipe (`--recipe reference`, see below): random resized crops (train mode only), standardized pixels, SGD (momentum 0.9, weight decay 5e-6, constant lr 0.01)",
-    "openmax-compact-cnn": "`OpenMaxClassifier(module=compact_cnn)`, the CAC benchmark's CPU-sized CNN in classifier32's style (`benchmarks/cac/_common.py`: 3x3 convolutions 32-32 / 64-64 / 128 with BatchNorm and LeakyReLU 0.2, global max pooling; about 7x cheaper than classifier32), 30 epochs of Adam (lr 1e-3), on images",
+    "openmax-compact-cnn": "`OpenMaxClassifier(module=compact_cnn)`, the CAC benchmark's CPU-sized CNN in classifier32's style (`benchmarks/_common.py`: 3x3 convolutions 32-32 / 64-64 / 128 with BatchNorm and LeakyReLU 0.2, global max pooling; about 7x cheaper than classifier32), 30 epochs of Adam (lr 1e-3), on images",
     "openmax-compact-cnn+reference": "the same compact CNN and 30 epochs, trained with the reference recipe, as `openmax-small-cnn+reference`",
     "openmax-compact-cnn+step": "the same compact CNN and 30 epochs, trained with the reference recipe but CACClassifier's step schedule (`--recipe step`: lr 0.01, then 0.001 after 15 epochs), i.e. as the CAC benchmark's cross-entropy baseline (`ce-msp`) is trained",
     "openmax-cnn": "`OpenMaxClassifier(max_epochs={e})` (default classifier32 CNN) on images",
@@ -816,14 +767,6 @@ def _description(label, cnn_epochs):
             f"{(epochs + 1) // 2})"
         )
     return text
-
-
-def _machine_line(m, threads):
-    return (
-        f"{m['platform']}, {m.get('cpu', '?')}, {m['cpu_count']} CPUs; Python {m['python']}, "
-        f"numpy {m['numpy']}, scipy {m['scipy']}, scikit-learn {m['scikit-learn']}, torch {m['torch']} "
-        f"(torch.set_num_threads({threads})), sklearn_openset {m['sklearn_openset']}"
-    )
 
 
 NETWORKS = {"openmax-small-cnn": "small CNN", "openmax-compact-cnn": "compact CNN"}
@@ -922,13 +865,7 @@ def _headline(r):
 def render_markdown(r):
     lines = []
     add = lines.append
-    add("# OpenMax quality: CAC-paper protocol on MNIST and scikit-learn digits\n")
-    add(
-        "Made by `benchmarks/openmax/bench_quality.py`; per-trial numbers in "
-        "`results_quality.json`. Each run replaces the rows of the estimators it ran "
-        "and keeps the others, with the run that made them.\n"
-    )
-    add("## Runs\n")
+    runs = []
     cnn_epochs = None
     for index, run in enumerate(r["runs"], 1):
         a = run["args"]
@@ -940,15 +877,23 @@ def render_markdown(r):
             else ""
         )
         status = "" if run.get("finished", True) else " (partial: interrupted)"
-        add(
-            f"- **run {index}**{status}, rows {', '.join(f'`{k}`' for k in run['produced'])}: "
-            f"`{run['command']}`; {run['date']} (UTC); wall time {run['wall_time_s']:.0f} s; "
+        produced = ", ".join(f"`{k}`" for k in run["produced"])
+        note = (
             f"recipe of the CNNs `{a.get('recipe', 'plain')}`; trials {a['trials']} "
-            f"= `CAC_MNIST_KNOWN_CLASSES[trial]`, `random_state=trial`{cnn}; "
-            f"{_machine_line(run['machine'], a['threads'])}"
+            f"= `CAC_MNIST_KNOWN_CLASSES[trial]`, `random_state=trial`{cnn}"
         )
+        runs.append((f"run {index}{status}, rows {produced}", run, note))
+    lines += results_header(
+        "OpenMax quality: CAC-paper protocol on MNIST and scikit-learn digits",
+        "benchmarks/openmax/bench_quality.py",
+        runs,
+        raw="results_quality.json",
+        about="its docstring gives the protocol; one row per fit",
+    )
     add(
-        "- the machine is shared with other work running at the same time: fit and "
+        "Each run replaces the rows of the estimators it ran and keeps the others, "
+        "with the run that made them. "
+        "The machine is shared with other work running at the same time: fit and "
         "predict times are noisy; the classifier32 CNN (`openmax-cnn`) was not run "
         "unless a run says so (see Notes).\n"
     )

@@ -26,14 +26,15 @@ reference) can fit. Each AV is therefore labelled with its arg-max column,
 sample is correctly classified, so all three implementations fit on the same
 samples).
 
-Benchmark environment (separate from the project's virtualenv; torch is the
-one pip takes from this machine's disk, no version pinned)::
+Benchmark environment (separate from the project's virtualenv, made from
+the repository root; torch is the one pip takes from this machine's disk, no
+version pinned)::
 
-    python3 -m venv /work/bench-venv
-    /work/bench-venv/bin/pip install -e /work/main
-    /work/bench-venv/bin/pip install pytorch-ood==0.4.0
-    /work/bench-venv/bin/pip install cython
-    /work/bench-venv/bin/pip install --no-build-isolation libmr==0.1.9
+    python3 -m venv bench-venv
+    bench-venv/bin/pip install -e .
+    bench-venv/bin/pip install pytorch-ood==0.4.0
+    bench-venv/bin/pip install cython
+    bench-venv/bin/pip install --no-build-isolation libmr==0.1.9
 
 (pytorch-ood 0.4.0's requirements -- numpy, scipy, torch, torchvision,
 typing_extensions -- were already satisfied by the project's, so ``--no-deps``
@@ -41,17 +42,14 @@ was not needed.)
 
 Run (from the repository root)::
 
-    /work/bench-venv/bin/python benchmarks/openmax/bench_speed.py
+    bench-venv/bin/python benchmarks/openmax/bench_speed.py
 
-It writes ``results_speed.md`` and ``results_speed.json`` next to this file.
+It writes ``results_speed.md`` and ``results_speed.json`` next to this file;
+``--render-only benchmarks/openmax/results_speed.json`` rewrites the markdown.
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -60,22 +58,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 from scipy.spatial.distance import cdist
 from sklearn.datasets import make_blobs
 
-import sklearn_openset
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
+
+from _common import add_output_arguments, results_header, run_record
+
 from sklearn_openset import OpenMaxClassifier
 
 HERE = Path(__file__).resolve().parent
 
 INSTALL_COMMANDS = [
-    "python3 -m venv /work/bench-venv",
-    "/work/bench-venv/bin/pip install -e /work/main",
-    "/work/bench-venv/bin/pip install pytorch-ood==0.4.0",
-    "/work/bench-venv/bin/pip install cython",
-    "/work/bench-venv/bin/pip install --no-build-isolation libmr==0.1.9",
+    "python3 -m venv bench-venv",
+    "bench-venv/bin/pip install -e .",
+    "bench-venv/bin/pip install pytorch-ood==0.4.0",
+    "bench-venv/bin/pip install cython",
+    "bench-venv/bin/pip install --no-build-isolation libmr==0.1.9",
 ]
 
 # Settings shared by the three implementations.
@@ -243,34 +242,6 @@ def measure_memory(n_rows):
 
 
 # -- main ---------------------------------------------------------------------
-def machine_info():
-    info = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "sklearn_openset": sklearn_openset.__version__,
-    }
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        info["torch_num_threads"] = torch.get_num_threads()
-    except ImportError:
-        pass
-    return info
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-samples", type=int, default=20000)
@@ -288,17 +259,7 @@ def main(argv=None):
         help="rows for the memory test (0: skip)",
     )
     parser.add_argument("--skip-pood", action="store_true", help="skip pytorch-ood")
-    parser.add_argument(
-        "--output",
-        default=str(HERE / "results_speed"),
-        help="results path, without suffix",
-    )
-    parser.add_argument(
-        "--render-only",
-        metavar="JSON",
-        default=None,
-        help="only rewrite the markdown from a results JSON of an earlier run",
-    )
+    add_output_arguments(parser, HERE / "results_speed")
     args = parser.parse_args(argv)
     if args.render_only:
         results = json.loads(Path(args.render_only).read_text())
@@ -308,7 +269,6 @@ def main(argv=None):
         return
     pood_repeats = args.repeats if args.pood_repeats is None else args.pood_repeats
     wall_start = time.perf_counter()
-    command = shlex.join([sys.executable] + sys.argv)
 
     X, y_blobs = make_blobs(
         n_samples=args.n_samples, n_features=10, centers=10, random_state=0
@@ -487,16 +447,13 @@ def main(argv=None):
         results["memory"] = measure_memory(args.memory_rows)
         print(f"memory: {results['memory']}", flush=True)
 
-    results["wall_time_s"] = time.perf_counter() - wall_start
-    results["command"] = command
-    results["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    results["machine"] = machine_info()
     try:
         import pytorch_ood
 
-        results["machine"]["pytorch_ood"] = pytorch_ood.__version__
+        versions = {"pytorch-ood": pytorch_ood.__version__}
     except ImportError:
-        pass
+        versions = {}
+    results["run"] = run_record(wall_start, **versions)
     results["install_commands"] = INSTALL_COMMANDS
     results["repeats"] = args.repeats
     results["pood_repeats"] = pood_repeats
@@ -513,23 +470,15 @@ def _ms(seconds):
 
 
 def render_markdown(r):
-    t, lines = r["times_s"], []
+    t = r["times_s"]
+    lines = results_header(
+        "OpenMax speed, agreement and memory",
+        "benchmarks/openmax/bench_speed.py",
+        [r["run"]],
+        raw="results_speed.json",
+        about="its docstring describes the three implementations",
+    )
     add = lines.append
-    add("# OpenMax speed, agreement and memory\n")
-    add(
-        "Made by `benchmarks/openmax/bench_speed.py`; raw numbers in `results_speed.json`.\n"
-    )
-    add(f"- command: `{r['command']}`")
-    add(f"- date (UTC): {r['date']}")
-    m = r["machine"]
-    add(
-        f"- machine: {m['platform']}, {m.get('cpu', '?')}, {m['cpu_count']} CPUs; "
-        f"Python {m['python']}, numpy {m['numpy']}, scipy {m['scipy']}, "
-        f"scikit-learn {m['scikit-learn']}, torch {m.get('torch', '-')} "
-        f"({m.get('torch_num_threads', '?')} threads), pytorch-ood {m.get('pytorch_ood', '-')}, "
-        f"sklearn_openset {m['sklearn_openset']}"
-    )
-    add(f"- wall time of the whole run: {r['wall_time_s']:.1f} s")
     add(
         "- the machine is shared with other work running at the same time: timings are noisy "
         "(compare ratios taken in the same run, not absolute times across runs)."

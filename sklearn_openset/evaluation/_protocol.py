@@ -1,9 +1,16 @@
-"""The evaluation protocol: fit on known classes, test on known + unknown."""
+"""The evaluation protocol: fit on known classes, test on known + unknown.
 
+The ``sklearn-openset evaluate`` command's tables of estimators and datasets
+live here. The estimator classes are imported when the table is first used:
+the methods know nothing of the protocol.
+"""
+
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +50,9 @@ _HEADERS = {
     "predict_time": "Predict (s)",
 }
 
+#: Name of the environment variable that points to the cache folder.
+CACHE_ENV = "SKLEARN_OPENSET_CACHE"
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -50,12 +60,108 @@ class _Entry:
     description: str
 
 
-ESTIMATORS: dict = {}
-DATASETS: dict = {}
+class _Table(MutableMapping):
+    """``{name: entry}``, filled with ``defaults()`` (name -> (factory,
+    description)) the first time it is read or written."""
+
+    def __init__(self, defaults):
+        self._defaults = defaults
+        self._entries = None
+
+    def _filled(self):
+        if self._entries is None:
+            self._entries = {
+                name: _Entry(factory, description)
+                for name, (factory, description) in self._defaults().items()
+            }
+        return self._entries
+
+    def __getitem__(self, name):
+        return self._filled()[name]
+
+    def __setitem__(self, name, entry):
+        self._filled()[name] = entry
+
+    def __delitem__(self, name):
+        del self._filled()[name]
+
+    def __iter__(self):
+        return iter(self._filled())
+
+    def __len__(self):
+        return len(self._filled())
+
+    def __repr__(self):
+        return f"{type(self).__name__}({list(self)})"
+
+
+def _default_estimators():
+    """The estimators of ``sklearn-openset evaluate``: name -> (factory, description).
+
+    ``factory(random_state)`` returns an unfitted estimator.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from .. import (
+        ANSOneVsRestClassifier,
+        CACClassifier,
+        MSPClassifier,
+        OpenMaxClassifier,
+    )
+
+    return {
+        "ans": (
+            lambda random_state: ANSOneVsRestClassifier(random_state=random_state),
+            "ANS: one-vs-rest heads with synthesized negatives (feature vectors)",
+        ),
+        "cac": (
+            lambda random_state: CACClassifier(random_state=random_state),
+            "Class Anchor Clustering over the default MLP (alpha 10, lambda 0.1)",
+        ),
+        "msp": (
+            lambda random_state: MSPClassifier(),
+            "maximum softmax probability over LogisticRegression, threshold 0.5",
+        ),
+        "openmax": (
+            lambda random_state: OpenMaxClassifier(random_state=random_state),
+            "OpenMax over the default MLP (tail 20, alpha 10, eucos)",
+        ),
+        "openmax-lr": (
+            lambda random_state: OpenMaxClassifier(LogisticRegression(max_iter=1000)),
+            "OpenMax over LogisticRegression's decision function",
+        ),
+    }
+
+
+def _default_datasets():
+    """The datasets of ``sklearn-openset evaluate``: name -> (loader, description)."""
+    return {
+        "digits": (
+            _load_digits,
+            "scikit-learn digits (embedded), 6 of 10 digits known, 70/30 split",
+        ),
+        "mnist": (
+            _load_mnist,
+            "MNIST 5k train / 10k test, CAC paper's 6/4 known lists",
+        ),
+        "blobs": (_load_blobs, "synthetic Gaussian blobs, 3 known / 2 unknown"),
+        "clinc150": (
+            _load_clinc150,
+            "CLINC150 (TEXTOIR protocol, 50% known by default) as all-MiniLM-L6-v2 "
+            "embeddings, cached in $SKLEARN_OPENSET_CACHE",
+        ),
+    }
+
+
+ESTIMATORS = _Table(_default_estimators)
+DATASETS = _Table(_default_datasets)
 
 
 def register_estimator(name, factory, *, description=""):
     """Make an estimator available to ``sklearn-openset evaluate``.
+
+    The built-in estimators are in the table already; this adds one (or
+    replaces the one of that name) for the rest of the session.
 
     Parameters
     ----------
@@ -86,6 +192,84 @@ def register_dataset(name, loader, *, description=""):
     DATASETS[name] = _Entry(loader, description)
 
 
+def get_cache_home(cache_home=None):
+    """Return the folder where the protocol caches what it computes once.
+
+    In order of precedence: ``cache_home``, the environment variable
+    ``SKLEARN_OPENSET_CACHE``, ``~/.cache/sklearn_openset``. The folder is
+    created when it does not exist. The ``clinc150`` dataset keeps its
+    sentence embeddings there (a ``joblib.Memory``).
+
+    Parameters
+    ----------
+    cache_home : str or path-like, default=None
+        Explicit cache folder. ``~`` is expanded.
+
+    Returns
+    -------
+    cache_home : pathlib.Path
+
+    Examples
+    --------
+    >>> from sklearn_openset.evaluation import get_cache_home
+    >>> get_cache_home("/tmp/openset-cache").name
+    'openset-cache'
+    """
+    if cache_home is None:
+        cache_home = os.environ.get(CACHE_ENV) or "~/.cache/sklearn_openset"
+    path = Path(cache_home).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_class_split_trial(
+    trial, dataset="mnist", *, images=False, dtype=np.float64, data_home=None
+):
+    """One trial of the CAC paper's class-split protocol: 6 known / 4 unknown digits.
+
+    The known digits are ``CAC_MNIST_KNOWN_CLASSES[trial]``. ``"mnist"``:
+    the known digits of the 5k training subset, the whole 10k test set.
+    ``"digits"``: scikit-learn's digits split 70/30, stratified, with
+    ``random_state=trial``. Pixels are scaled to [0, 1].
+
+    Parameters
+    ----------
+    trial : int in 0..4
+        Index into :data:`~sklearn_openset.datasets.CAC_MNIST_KNOWN_CLASSES`.
+    dataset : {"mnist", "digits"}, default="mnist"
+    images : bool, default=False
+        Images of shape ``(n, 1, side, side)`` (side 28 for MNIST, 8 for
+        digits) instead of flat vectors.
+    dtype : numpy dtype, default=np.float64
+        Of the pixels (``float32`` for torch modules).
+    data_home : str or path-like, default=None
+        Where MNIST lies; see :func:`~sklearn_openset.datasets.get_data_home`.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarrays
+        ``y_test`` holds ``-1`` for the unknown digits.
+    """
+    known = CAC_MNIST_KNOWN_CLASSES[trial]
+    if dataset == "mnist":
+        mnist = load_mnist(data_home)
+        rows = np.isin(mnist.y_train, known)
+        X_train = mnist.X_train[rows].astype(dtype) / 255.0
+        X_test = mnist.X_test.astype(dtype) / 255.0
+        y_train, y_test = mnist.y_train[rows], relabel_open_set(mnist.y_test, known)
+        side = 28
+    elif dataset == "digits":
+        X_train, X_test, y_train, y_test = load_digits_open_set(
+            known_classes=known, random_state=trial
+        )
+        X_train, X_test = X_train.astype(dtype), X_test.astype(dtype)
+        side = 8
+    else:
+        raise ValueError(f"dataset must be 'mnist' or 'digits', got {dataset!r}.")
+    shape = (1, side, side) if images else (side * side,)
+    return X_train.reshape(-1, *shape), X_test.reshape(-1, *shape), y_train, y_test
+
+
 def _load_digits(seed, *, known_ratio=None, data_home=None):
     return load_digits_open_set(known_ratio=known_ratio or 0.6, random_state=seed)
 
@@ -96,13 +280,9 @@ def _load_mnist(seed, *, known_ratio=None, data_home=None):
             "The mnist protocol uses the CAC paper's five fixed known-class lists "
             "(trial = seed % 5); known_ratio does not apply."
         )
-    mnist = load_mnist(data_home)
-    known = CAC_MNIST_KNOWN_CLASSES[seed % len(CAC_MNIST_KNOWN_CLASSES)]
-    train_rows = np.isin(mnist.y_train, known)
-    X_train = mnist.X_train[train_rows].reshape(-1, 28 * 28) / 255.0
-    X_test = mnist.X_test.reshape(-1, 28 * 28) / 255.0
-    y_test = relabel_open_set(mnist.y_test, known)
-    return X_train, X_test, mnist.y_train[train_rows], y_test
+    return load_class_split_trial(
+        seed % len(CAC_MNIST_KNOWN_CLASSES), "mnist", data_home=data_home
+    )
 
 
 def _load_blobs(seed, *, known_ratio=None, data_home=None):
@@ -116,44 +296,30 @@ def _load_blobs(seed, *, known_ratio=None, data_home=None):
     )
 
 
-register_dataset(
-    "digits",
-    _load_digits,
-    description="scikit-learn digits (embedded), 6 of 10 digits known, 70/30 split",
-)
-register_dataset(
-    "mnist",
-    _load_mnist,
-    description="MNIST 5k train / 10k test, CAC paper's 6/4 known lists",
-)
-register_dataset(
-    "blobs", _load_blobs, description="synthetic Gaussian blobs, 3 known / 2 unknown"
-)
+def _frozen_embeddings(texts, model_path):
+    """``texts`` embedded by the encoder at ``model_path``, not fine-tuned."""
+    from ..feature_extraction import TextEmbedder
+
+    return TextEmbedder(model_path).fit(texts[:1]).transform(texts)
 
 
 def _load_clinc150(seed, *, known_ratio=None, data_home=None):
-    # Sentence embeddings of CLINC150 (TEXTOIR protocol), embedded once by the
-    # default TextEmbedder and cached on disk (see embed_texts_cached).
-    from ..datasets import load_clinc150
-    from ..feature_extraction import TextEmbedder, embed_texts_cached
+    # Sentence embeddings of CLINC150 (TEXTOIR protocol) by the default
+    # TextEmbedder, computed once and kept in the cache folder.
+    import joblib
 
-    split = load_clinc150(data_home, known_ratio=known_ratio or 0.5, random_state=seed)
-    raw = load_clinc150(data_home)
-    embedder = TextEmbedder().fit(raw.text_train[:1])
-    X_train = embed_texts_cached(embedder, raw.text_train, name="clinc150-train")
-    X_test = embed_texts_cached(embedder, raw.text_test, name="clinc150-test")
+    from .. import datasets, feature_extraction
+
+    split = datasets.load_clinc150(
+        data_home, known_ratio=known_ratio or 0.5, random_state=seed
+    )
+    raw = datasets.load_clinc150(data_home)
+    embed = joblib.Memory(get_cache_home(), verbose=0).cache(_frozen_embeddings)
+    model_path = feature_extraction.default_model_path()
+    X_train = embed(list(raw.text_train), model_path)
+    X_test = embed(list(raw.text_test), model_path)
     known = np.isin(raw.y_train, split.known_classes)
     return X_train[known], X_test, raw.y_train[known], split.y_test
-
-
-register_dataset(
-    "clinc150",
-    _load_clinc150,
-    description=(
-        "CLINC150 (TEXTOIR protocol, 50% known by default) as all-MiniLM-L6-v2 "
-        "embeddings, cached in $SKLEARN_OPENSET_CACHE"
-    ),
-)
 
 
 def evaluate_estimator(estimator, X_train, y_train, X_test, y_test, *, open_label=-1):
@@ -186,17 +352,57 @@ def evaluate_estimator(estimator, X_train, y_train, X_test, y_test, *, open_labe
     closed_pred = estimator.classes_[np.argmax(estimator.predict_proba(X_test), axis=1)]
     predict_time = time.perf_counter() - start
 
-    labels = estimator.classes_
-    kwargs = {"labels": labels, "open_label": open_label}
     return {
-        "accuracy": open_set_accuracy_score(y_test, y_pred, **kwargs),
-        "macro_f1": open_set_f1_score(y_test, y_pred, **kwargs),
-        "f1_known": open_set_f1_score(y_test, y_pred, average="known", **kwargs),
-        "f1_open": open_set_f1_score(y_test, y_pred, average="open", **kwargs),
-        "auroc": unknown_roc_auc_score(y_test, known_scores, **kwargs),
-        "closed_accuracy": closed_set_accuracy_score(y_test, closed_pred, **kwargs),
+        **evaluate_predictions(
+            y_test,
+            y_pred,
+            known_scores,
+            closed_pred,
+            labels=estimator.classes_,
+            open_label=open_label,
+        ),
         "fit_time": fit_time,
         "predict_time": predict_time,
+    }
+
+
+def evaluate_predictions(
+    y_true, y_pred, known_scores, closed_pred, *, labels, open_label=-1
+):
+    """The metrics of the papers from the outputs of a fitted estimator.
+
+    What :func:`evaluate_estimator` computes once it has the predictions,
+    for those who get them another way (e.g. from one forward pass).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Test labels; unknown samples carry ``open_label`` or any label not in
+        ``labels``.
+    y_pred : array-like of shape (n_samples,)
+        Open-set predictions (``predict``).
+    known_scores : array-like of shape (n_samples,)
+        ``score_samples``: higher means more like the known classes.
+    closed_pred : array-like of shape (n_samples,)
+        Closed-set predictions (arg-max of ``predict_proba`` over ``labels``).
+    labels : array-like
+        The known classes (``classes_``).
+    open_label : int or str, default=-1
+
+    Returns
+    -------
+    result : dict
+        ``accuracy``, ``macro_f1``, ``f1_known``, ``f1_open``, ``auroc`` and
+        ``closed_accuracy``.
+    """
+    kwargs = {"labels": labels, "open_label": open_label}
+    return {
+        "accuracy": open_set_accuracy_score(y_true, y_pred, **kwargs),
+        "macro_f1": open_set_f1_score(y_true, y_pred, **kwargs),
+        "f1_known": open_set_f1_score(y_true, y_pred, average="known", **kwargs),
+        "f1_open": open_set_f1_score(y_true, y_pred, average="open", **kwargs),
+        "auroc": unknown_roc_auc_score(y_true, known_scores, **kwargs),
+        "closed_accuracy": closed_set_accuracy_score(y_true, closed_pred, **kwargs),
     }
 
 
@@ -266,23 +472,37 @@ def run_protocol(
     return rows
 
 
-def summarize(rows):
+def summarize(rows, *, by="estimator", metrics=METRICS):
     """Mean and standard deviation of every metric, per estimator.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As :func:`run_protocol` returns them.
+    by : str or tuple of str, default="estimator"
+        The key of the rows to group by; a tuple of keys groups by their
+        values together (the summary's keys are then tuples).
+    metrics : iterable of str, default=METRICS
+        The keys to average; every row must have them.
 
     Returns
     -------
     summary : dict
         ``{estimator: {metric: (mean, std)}}`` in the order of ``rows``.
     """
+
+    def group(row):
+        return row[by] if isinstance(by, str) else tuple(row[key] for key in by)
+
     summary = {}
-    for name in dict.fromkeys(row["estimator"] for row in rows):
-        mine = [row for row in rows if row["estimator"] == name]
+    for name in dict.fromkeys(group(row) for row in rows):
+        mine = [row for row in rows if group(row) == name]
         summary[name] = {
             metric: (
                 float(np.mean([row[metric] for row in mine])),
                 float(np.std([row[metric] for row in mine])),
             )
-            for metric in METRICS
+            for metric in metrics
         }
     return summary
 

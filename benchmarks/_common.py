@@ -1,10 +1,36 @@
-"""Shared parts of the CAC benchmarks: data, the cross-entropy baseline, metrics."""
+"""What the benchmark scripts share: run records, networks, recipes, caches.
 
+The scripts run from the repository root (``python benchmarks/<method>/<script>.py``)
+and import this module after putting ``benchmarks/`` on ``sys.path``. The
+protocols themselves (splits, metrics, summaries) are the package's
+(``sklearn_openset.evaluation``); this module holds what only the benchmarks
+need:
+
+* run records: :func:`run_record` (command, date, machine, wall time of a
+  run, as every results JSON keeps them) and :func:`results_header`, the
+  opening lines of every results markdown file;
+* the image networks and the CAC reference code's training recipe
+  (:func:`small_cnn`, :func:`compact_cnn`, :func:`reference_recipe`,
+  :class:`SGDWeightDecay`), the cross-entropy baseline on the deep base
+  (:class:`CrossEntropyMSP`) and the scores of a trained network's logits
+  (:func:`activation_scores_aurocs`);
+* sentence embeddings computed once and kept under
+  ``sklearn_openset.evaluation.get_cache_home() / "benchmarks"``
+  (:func:`frozen_embeddings`, :func:`fine_tuned_embeddings`).
+"""
+
+import datetime
+import os
 import platform
+import shlex
+import sys
+import time
 from numbers import Real
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import scipy
 import sklearn
 import torch
 from scipy.special import logsumexp
@@ -17,51 +43,123 @@ from torch.nn import functional as F
 import sklearn_openset
 from sklearn_openset import OpenMaxClassifier
 from sklearn_openset.base import BaseDeepOpenSetClassifier
-from sklearn_openset.datasets import (
-    CAC_MNIST_KNOWN_CLASSES,
-    load_digits_open_set,
-    load_mnist,
-    relabel_open_set,
-)
-from sklearn_openset.metrics import (
-    closed_set_accuracy_score,
-    open_set_accuracy_score,
-    open_set_f1_score,
-    unknown_roc_auc_score,
-)
-from sklearn_openset.nn import MLP, Classifier32, cac_rejection_score
+from sklearn_openset.evaluation import get_cache_home
+from sklearn_openset.metrics import unknown_roc_auc_score
+from sklearn_openset.nn import MLP, Classifier32
 
-TRIALS = CAC_MNIST_KNOWN_CLASSES
+#: The repository root: commands and paths of the records are relative to it.
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_trial(dataset, trial, images):
-    """``X_train, X_test, y_train, y_test`` of one trial; pixels in [0, 1].
+# -- run records ----------------------------------------------------------------
+def relative(path):
+    """``path`` relative to the repository root when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
-    ``images``: ``(n, 1, h, w)`` arrays, else flattened vectors.
+
+def command(argv=None):
+    """The command line of this run, as typed from the repository root.
+
+    The script and any absolute path inside the repository are written
+    relative to the root, so that no record names the machine's folders.
     """
-    known = TRIALS[trial]
-    if dataset == "mnist":
-        mnist = load_mnist()
-        rows = np.isin(mnist.y_train, known)
-        X_train = mnist.X_train[rows].astype(np.float32) / 255.0
-        X_test = mnist.X_test.astype(np.float32) / 255.0
-        y_train, y_test = mnist.y_train[rows], relabel_open_set(mnist.y_test, known)
-        side = 28
-    else:
-        X_train, X_test, y_train, y_test = load_digits_open_set(
-            known_classes=known, random_state=trial
-        )
-        X_train, X_test = X_train.astype(np.float32), X_test.astype(np.float32)
-        side = 8
-    shape = (1, side, side) if images else (side * side,)
-    return (
-        X_train.reshape(-1, *shape),
-        X_test.reshape(-1, *shape),
-        y_train,
-        y_test,
+    argv = list(sys.argv if argv is None else argv)
+    words = [relative(argv[0])]
+    words += [relative(a) if os.path.isabs(a) else a for a in argv[1:]]
+    return "python " + shlex.join(words)
+
+
+def machine(**extra):
+    """One line: platform, CPU, cores, and the versions the numbers depend on.
+
+    ``extra``: more ``name=version`` pairs (e.g. a library compared against).
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in f if "model name" in line
+            )
+    except (OSError, StopIteration):
+        cpu = platform.processor() or "?"
+    versions = {
+        "Python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "torch": f"{torch.__version__} ({torch.get_num_threads()} threads)",
+        **extra,
+        "sklearn_openset": sklearn_openset.__version__,
+    }
+    return f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs; " + ", ".join(
+        f"{name} {version}" for name, version in versions.items()
     )
 
 
+def run_record(start, argv=None, **extra_versions):
+    """``{"command", "date", "machine", "wall_time_s"}`` of a run begun at ``start``.
+
+    ``start``: :func:`time.perf_counter` at the start of the run; the date is
+    now (UTC). Every results JSON keeps its runs in this form.
+    """
+    return {
+        "command": command(argv),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(**extra_versions),
+        "wall_time_s": time.perf_counter() - start,
+    }
+
+
+def add_output_arguments(parser, default):
+    """``--output`` (results path without suffix, ``default``) and ``--render-only``."""
+    parser.add_argument(
+        "--output", default=str(default), help="results path, without suffix"
+    )
+    parser.add_argument(
+        "--render-only",
+        metavar="JSON",
+        default=None,
+        help="only rewrite the markdown from a results JSON of an earlier run",
+    )
+
+
+def _duration(seconds):
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def describe_run(record, label=None, note=None):
+    """One markdown list item: the run's command, date, wall time and machine."""
+    date = record["date"][:16].replace("T", " ")
+    parts = [f"`{record['command']}`", f"{date} UTC"]
+    parts.append(f"wall time {_duration(record['wall_time_s'])}")
+    if note:
+        parts.append(note)
+    parts.append(record["machine"])
+    return "- " + (f"**{label}**: " if label else "") + "; ".join(parts)
+
+
+def results_header(title, script, runs, *, raw=None, about=None):
+    """The opening lines of every results file: title, script, runs.
+
+    ``runs``: records of :func:`run_record`, or ``(label, record)`` or
+    ``(label, record, note)`` tuples. ``raw``: the JSON file(s) beside it;
+    ``about``: a phrase on the script (e.g. where the protocol is described).
+    """
+    made = f"Made by `{script}`" + (f" ({about})" if about else "")
+    if raw:
+        raw = [raw] if isinstance(raw, str) else raw
+        made += "; raw numbers in " + ", ".join(f"`{name}`" for name in raw)
+    lines = [f"# {title}", "", made + ".", ""]
+    lines += ["Runs (command; date; wall time; machine):", ""]
+    for run in runs:
+        label, record, *note = run if isinstance(run, tuple) else (None, run)
+        lines.append(describe_run(record, label, *note))
+    return lines + [""]
+
+
+# -- networks and the CAC reference code's recipe ---------------------------------
 def small_cnn(n_classes, in_channels=1, side=28):
     """A small LeNet-style CNN (about 40x cheaper than classifier32).
 
@@ -260,7 +358,8 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        from sklearn_openset._cac import _ArrayBatches, _step_lr_schedule
+        from sklearn_openset._cac import _step_lr_schedule
+        from sklearn_openset.base import _ArrayBatches
 
         X, y_encoded = self._validate_fit_data(X, y)
         n_classes = len(self.classes_)
@@ -280,7 +379,6 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
             criterion=self._criterion,
             callbacks=callbacks,
             iterator_train=_ArrayBatches,
-            iterator_valid=_ArrayBatches,
         )
         if isinstance(self.threshold, str):
             proba = self.predict_proba(X[calibration_rows])
@@ -297,34 +395,6 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
     def _open_set_parts(self, X):
         proba = self.predict_proba(X)
         return proba.argmax(axis=1), proba.max(axis=1), None
-
-
-def outputs_once(clf, X, logits=None):
-    """``(y_pred, known_scores, closed_pred)`` from one forward pass over ``X``.
-
-    ``predict``, ``score_samples`` and ``predict_proba`` each run the network;
-    on CPU the float64 inference of a CNN over 10k images takes minutes, so
-    the three are derived here from a single pass, by the estimator's own
-    rules (checked against its methods on a few samples by ``check_outputs``).
-    ``logits``: the cross-entropy network's outputs on ``X``, when already
-    computed.
-    """
-    classes = clf.classes_
-    if hasattr(clf, "anchors_"):
-        distances = torch.as_tensor(-clf.decision_function(X))
-        if len(classes) == 2:
-            raise ValueError("outputs_once expects more than 2 classes")
-        known = -cac_rejection_score(distances).min(dim=1).values.numpy()
-        index = distances.argmin(dim=1).numpy()
-    else:
-        if logits is None:
-            proba = clf.predict_proba(X)
-        else:
-            proba = torch.softmax(torch.as_tensor(logits).double(), dim=1).numpy()
-        known, index = proba.max(axis=1), proba.argmax(axis=1)
-    y_pred = classes.astype(object)[index]
-    y_pred[known < clf.threshold_] = clf.open_label
-    return y_pred, known, classes[index]
 
 
 def activation_scores_aurocs(av_train, y_train, av_test, y_test):
@@ -361,40 +431,53 @@ def activation_scores_aurocs(av_train, y_train, av_test, y_test):
     return aurocs
 
 
-def check_outputs(clf, X):
-    y_pred, known, closed = outputs_once(clf, X)
-    np.testing.assert_array_equal(y_pred, clf.predict(X).astype(object))
-    np.testing.assert_allclose(known, clf.score_samples(X), rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(
-        closed, clf.classes_[clf.predict_proba(X).argmax(axis=1)]
-    )
+# -- sentence embeddings, computed once ---------------------------------------------
+def _memory():
+    import joblib
+
+    return joblib.Memory(get_cache_home() / "benchmarks", verbose=0)
 
 
-def metrics(clf, y_test, y_pred, known, closed):
-    kwargs = {"labels": clf.classes_, "open_label": -1}
-    return {
-        "auroc": unknown_roc_auc_score(y_test, known, **kwargs),
-        "closed_accuracy": closed_set_accuracy_score(y_test, closed, **kwargs),
-        "macro_f1": open_set_f1_score(y_test, y_pred, **kwargs),
-        "f1_open": open_set_f1_score(y_test, y_pred, average="open", **kwargs),
-        "accuracy": open_set_accuracy_score(y_test, y_pred, **kwargs),
-    }
+def _frozen(texts, model_path):
+    from sklearn_openset.feature_extraction import TextEmbedder
+
+    return TextEmbedder(model_path).fit(texts[:1]).transform(texts)
 
 
-def machine():
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in f if "model name" in line
-            )
-    except (OSError, StopIteration):
-        cpu = platform.processor()
-    import os
+def _fine_tuned(texts, y, other_texts, fine_tune, seed, model_path):
+    from sklearn_openset.feature_extraction import TextEmbedder
 
-    return (
-        f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs; Python "
-        f"{platform.python_version()}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), sklearn_openset "
-        f"{sklearn_openset.__version__}"
+    start = time.perf_counter()
+    embedder = TextEmbedder(model_path, random_state=seed, **fine_tune).fit(texts, y)
+    fine_tune_time = time.perf_counter() - start
+    return embedder.transform(texts), embedder.transform(other_texts), fine_tune_time
+
+
+def frozen_embeddings(texts):
+    """``texts`` embedded by the default encoder (all-MiniLM-L6-v2) as shipped.
+
+    Computed once (a ``joblib.Memory`` keyed by the texts and the model's
+    folder) under ``get_cache_home() / "benchmarks"``.
+    """
+    from sklearn_openset.feature_extraction import default_model_path
+
+    return _memory().cache(_frozen)(list(texts), default_model_path())
+
+
+def fine_tuned_embeddings(texts, y, other_texts, fine_tune, seed):
+    """``texts`` and ``other_texts`` by the encoder fine-tuned on ``(texts, y)``.
+
+    ``TextEmbedder(random_state=seed, **fine_tune).fit(texts, y)``, computed
+    once as :func:`frozen_embeddings`. Returns ``(X, X_other,
+    fine_tune_seconds)``, the seconds of the run that filled the cache.
+    """
+    from sklearn_openset.feature_extraction import default_model_path
+
+    return _memory().cache(_fine_tuned)(
+        list(texts),
+        np.asarray(y),
+        list(other_texts),
+        dict(fine_tune),
+        seed,
+        default_model_path(),
     )
