@@ -7,7 +7,6 @@ activation model; CROSR uses it with distances measured on other features than
 the logits.
 """
 
-import numbers
 import warnings
 from typing import NamedTuple
 
@@ -15,7 +14,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 from scipy.special import logsumexp, softmax
 
-from ._weibull import WeibullTailFitter, _check_tail_size
+from ._weibull import WeibullTailFitter, _check_positive_integer, _check_tail_size
 
 __all__ = ["OpenMaxRecalibration", "RecalibratedLogits"]
 
@@ -298,7 +297,7 @@ class OpenMaxRecalibration:
             ``tail_size``: its Weibull is fitted on all of them.
         """
         tail_size = _check_tail_size(self.tail_size)
-        alpha_rank = _check_alpha_rank(self.alpha_rank)
+        alpha_rank = _check_positive_integer(self.alpha_rank, "alpha_rank")
         distance = _check_option(self.distance, "distance", _DISTANCES)
         logits = _as_float_matrix(logits, "logits")
         n_samples, n_classes = logits.shape
@@ -538,19 +537,6 @@ class OpenMaxRecalibration:
                 f"This {type(self).__name__} instance is not fitted yet. "
                 "Call 'fit' with appropriate arguments before using it."
             )
-
-
-def _check_alpha_rank(alpha_rank):
-    if isinstance(alpha_rank, (bool, np.bool_)) or not isinstance(
-        alpha_rank, numbers.Integral
-    ):
-        raise TypeError(
-            f"alpha_rank must be an integer >= 1, got {alpha_rank!r} "
-            f"of type {type(alpha_rank).__name__}."
-        )
-    if alpha_rank < 1:
-        raise ValueError(f"alpha_rank must be an integer >= 1, got {alpha_rank!r}.")
-    return int(alpha_rank)
 
 
 def _check_option(value, name, options):

@@ -321,17 +321,19 @@ def fit_high(data, tail_size, *, translate_amount=1):
 
 
 # ====================================================================== helpers
-def _check_tail_size(tail_size):
-    if isinstance(tail_size, (bool, np.bool_)) or not isinstance(
-        tail_size, numbers.Integral
-    ):
+def _check_positive_integer(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(
-            f"tail_size must be an integer >= 1, got {tail_size!r} "
-            f"of type {type(tail_size).__name__}."
+            f"{name} must be an integer >= 1, got {value!r} "
+            f"of type {type(value).__name__}."
         )
-    if tail_size < 1:
-        raise ValueError(f"tail_size must be an integer >= 1, got {tail_size!r}.")
-    return int(tail_size)
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+def _check_tail_size(tail_size):
+    return _check_positive_integer(tail_size, "tail_size")
 
 
 def _check_translate_amount(translate_amount):
