@@ -6,6 +6,7 @@ default ``-1``) for inputs of classes it never saw.
 
 from ._ans import ANSOneVsRestClassifier
 from ._cac import CACClassifier
+from ._crosr import CROSRClassifier
 from ._msp import MSPClassifier
 from ._openmax import OpenMaxClassifier
 
@@ -14,6 +15,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ANSOneVsRestClassifier",
     "CACClassifier",
+    "CROSRClassifier",
     "MSPClassifier",
     "OpenMaxClassifier",
     "__version__",

@@ -11,7 +11,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNet
-from skorch.callbacks import PassthroughScoring
 from skorch.utils import to_tensor
 from torch import nn
 from torch.nn import functional as F
@@ -541,11 +540,7 @@ default="projection"
             random_state=random_state,
             ans_params=ans_params,
             callbacks=[
-                ("train_ce_loss", PassthroughScoring("train_ce_loss", on_train=True)),
-                (
-                    "train_open_loss",
-                    PassthroughScoring("train_open_loss", on_train=True),
-                ),
+                *self._loss_term_callbacks("train_ce_loss", "train_open_loss"),
                 *self._callbacks(),
             ],
             fit_params={"heads": False},

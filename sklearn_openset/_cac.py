@@ -12,7 +12,7 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
+from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.utils import noop, to_tensor
@@ -350,22 +350,12 @@ class CACClassifier(BaseDeepOpenSetClassifier):
     def _training_callbacks(self, validation):
         # The method's callbacks come first, so that the user's (e.g. an
         # EarlyStopping on "valid_anchor_loss") see the scores they record.
-        callbacks = [
-            (
-                "train_anchor_loss",
-                PassthroughScoring("train_anchor_loss", on_train=True),
-            ),
-            (
-                "train_tuplet_loss",
-                PassthroughScoring("train_tuplet_loss", on_train=True),
-            ),
-        ]
+        callbacks = self._loss_term_callbacks("train_anchor_loss", "train_tuplet_loss")
         if self.lr_schedule == "step":
             callbacks.append(_step_lr_schedule(self.max_epochs))
         if validation:
             callbacks += [
-                ("valid_anchor_loss", PassthroughScoring("valid_anchor_loss")),
-                ("valid_tuplet_loss", PassthroughScoring("valid_tuplet_loss")),
+                *self._loss_term_callbacks("valid_anchor_loss", "valid_tuplet_loss"),
                 (
                     "keep_best",
                     # Never stops (patience beyond max_epochs); keeps the

@@ -428,9 +428,9 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         proba : ndarray of shape (n_samples, n_classes)
             ``P(y = j | x) / (1 - P(unknown | x))``; rows sum to 1.
         """
-        proba = self.predict_open_proba(X)
-        known = proba[:, :-1]
-        return known / known.sum(axis=1, keepdims=True)
+        return np.vstack(
+            [out.closed_set_proba() for out in self._recalibrated_chunks(X)]
+        )
 
     def decision_function(self, X):
         """Recalibrated activation vectors :math:`\\hat v_j(x)`.
@@ -460,11 +460,9 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         """
         index, score, reject = [], [], []
         for out in self._recalibrated_chunks(X):
-            proba = out.proba
-            unknown_wins = np.argmax(proba, axis=1) == proba.shape[1] - 1
-            index.append(np.argmax(proba[:, :-1], axis=1))
+            index.append(out.closed_set_index())
             score.append(out.known_score)
-            reject.append(unknown_wins | (proba.max(axis=1) < self.epsilon))
+            reject.append(out.openmax_rejection(self.epsilon))
         return np.concatenate(index), np.concatenate(score), np.concatenate(reject)
 
     def __sklearn_tags__(self):

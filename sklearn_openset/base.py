@@ -29,7 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import PassthroughScoring, ProgressBar
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
@@ -395,6 +395,21 @@ class BaseTorchEstimator(BaseEstimator):
             "batch_size": self.batch_size,
         }
 
+    @staticmethod
+    def _loss_term_callbacks(*names):
+        """Callbacks putting each batch-recorded loss term in the epoch table.
+
+        A net whose ``get_loss`` records terms with
+        ``history.record_batch(name, value)`` gets one
+        :class:`~skorch.callbacks.PassthroughScoring` per name, averaging it
+        over the epoch (over training batches for names starting with
+        ``"train_"``), so that ``EarlyStopping`` and the progress table see it.
+        """
+        return [
+            (name, PassthroughScoring(name, on_train=name.startswith("train_")))
+            for name in names
+        ]
+
     def _callbacks(self):
         callbacks = copy.deepcopy(list(getattr(self, "callbacks", None) or []))
         if self.verbose > 0:
@@ -615,6 +630,14 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         """
         return module
 
+    def _check_module_output(self, output, X_probe):
+        """Check what the module returns on ``X_probe`` beyond the logits.
+
+        Called before the logit check, on the module's output in eval mode. A
+        method whose module has several outputs checks them here (nothing
+        to check in the base).
+        """
+
     def _checked_logits(self, module, X_probe):
         """``module``, after checking that it maps ``X_probe`` to one logit per class.
 
@@ -631,6 +654,7 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         with torch.no_grad():
             output = module.eval()(torch.as_tensor(X_probe, device=device))
         module.train(was_training)
+        self._check_module_output(output, X_probe)
         logits = output[0] if isinstance(output, tuple) else output
         expected = (len(X_probe), len(self.classes_))
         if tuple(logits.shape) != expected:

@@ -392,6 +392,23 @@ def test_engine_measures_distances_on_other_features(golden):
         plain.transform(test_av[:, :5])
 
 
+@needs_reference
+def test_engine_without_rank_calibration(golden):
+    # alpha_rank=None (CROSR's setting): every logit damped by its own W-score.
+    av, y, test_av = golden["train_av"], golden["train_y"], golden["test_av"]
+    engine = OpenMaxRecalibration(alpha_rank=None).fit(av, y)
+    out = engine.recalibrate(test_av)
+    np.testing.assert_allclose(out.logits, test_av * (1 - out.w_score), rtol=1e-12)
+    np.testing.assert_allclose(
+        out.unknown_logit, np.sum(test_av * out.w_score, axis=1), rtol=1e-12
+    )
+    # Not the same as the rank weights of alpha_rank = n_classes.
+    ranked = OpenMaxRecalibration(alpha_rank=av.shape[1]).fit(av, y)
+    assert not np.allclose(ranked.transform(test_av), out.proba)
+    with pytest.raises(ValueError, match="alpha_rank"):
+        OpenMaxRecalibration(alpha_rank=0).fit(av, y)
+
+
 def test_engine_messages_name_the_classes():
     logits = np.zeros((7, 3))
     logits[:, :2] = [[5, 0], [4, 1], [4.5, 0.2], [0, 5], [1, 4], [0.3, 4.4], [3, 0]]

@@ -105,6 +105,7 @@ def _default_estimators():
     from .. import (
         ANSOneVsRestClassifier,
         CACClassifier,
+        CROSRClassifier,
         MSPClassifier,
         OpenMaxClassifier,
     )
@@ -117,6 +118,13 @@ def _default_estimators():
         "cac": (
             lambda random_state: CACClassifier(random_state=random_state),
             "Class Anchor Clustering over the default MLP (alpha 10, lambda 0.1)",
+        ),
+        "crosr": (
+            lambda random_state: CROSRClassifier(random_state=random_state),
+            (
+                "CROSR: vector DHRNet (256, 128; latent 32 per stage), OpenMax on "
+                "[logits, latent] (tail 20, no alpha rank, euclidean)"
+            ),
         ),
         "msp": (
             lambda random_state: MSPClassifier(),
@@ -147,8 +155,10 @@ def _default_datasets():
         "blobs": (_load_blobs, "synthetic Gaussian blobs, 3 known / 2 unknown"),
         "clinc150": (
             _load_clinc150,
-            "CLINC150 (TEXTOIR protocol, 50% known by default) as all-MiniLM-L6-v2 "
-            "embeddings, cached in $SKLEARN_OPENSET_CACHE",
+            (
+                "CLINC150 (TEXTOIR protocol, 50% known by default) as "
+                "all-MiniLM-L6-v2 embeddings, cached in $SKLEARN_OPENSET_CACHE"
+            ),
         ),
     }
 

@@ -91,6 +91,21 @@ class RecalibratedLogits(NamedTuple):
     w_score: np.ndarray
     known_score: np.ndarray
 
+    def closed_set_index(self):
+        """Column of the largest known-class probability of each sample."""
+        return np.argmax(self.proba[:, :-1], axis=1)
+
+    def closed_set_proba(self):
+        """Known-class probabilities renormalized to sum to 1 (unknown left out)."""
+        known = self.proba[:, :-1]
+        return known / known.sum(axis=1, keepdims=True)
+
+    def openmax_rejection(self, epsilon=0.0):
+        """OpenMax's own rule: the unknown class wins, or the top probability < epsilon."""
+        proba = self.proba
+        unknown_wins = np.argmax(proba, axis=1) == proba.shape[1] - 1
+        return unknown_wins | (proba.max(axis=1) < epsilon)
+
 
 class OpenMaxRecalibration:
     r"""Recalibrate logits with per-class Weibull models of extreme distances.
@@ -117,9 +132,11 @@ class OpenMaxRecalibration:
         Number of largest distances per class fitted by the Weibull (paper:
         20). A class with fewer correctly classified training samples uses
         what it has, with a warning.
-    alpha_rank : int, default=10
+    alpha_rank : int or None, default=10
         Number of top classes whose logit is recalibrated (paper: 10; capped
-        at the number of classes).
+        at the number of classes). ``None`` turns the rank calibration off:
+        every class's logit is damped by its own W-score, whatever its rank
+        (CROSR's setting for few classes).
     distance : {"eucos", "euclidean", "cosine"}, default="eucos"
         Distance between the features of a sample and a class mean.
         ``"eucos"`` is euclidean / 200 + cosine, as in the original code.
@@ -166,8 +183,9 @@ class OpenMaxRecalibration:
     .. math:: \omega_{s(i)}(x) = 1 - \frac{\alpha - i + 1}{\alpha}
               \, w_{s(i)}(x), \quad i = 1 \ldots \alpha',
 
-    and 1 for the other classes. The recalibrated logits and the unknown
-    logit are
+    and 1 for the other classes; with ``alpha_rank=None`` (no rank
+    calibration), :math:`\omega_j(x) = 1 - w_j(x)` for every class. The
+    recalibrated logits and the unknown logit are
 
     .. math:: \hat v_j(x) = v_j(x)\, \omega_j(x), \qquad
               \hat v_0(x) = \sum_j v_j(x) (1 - \omega_j(x)),
@@ -297,7 +315,9 @@ class OpenMaxRecalibration:
             ``tail_size``: its Weibull is fitted on all of them.
         """
         tail_size = _check_tail_size(self.tail_size)
-        alpha_rank = _check_positive_integer(self.alpha_rank, "alpha_rank")
+        alpha_rank = self.alpha_rank
+        if alpha_rank is not None:
+            alpha_rank = _check_positive_integer(alpha_rank, "alpha_rank")
         distance = _check_option(self.distance, "distance", _DISTANCES)
         logits = _as_float_matrix(logits, "logits")
         n_samples, n_classes = logits.shape
@@ -480,19 +500,22 @@ class OpenMaxRecalibration:
     def _recalibrate_rows(self, logits, features, known_score):
         n_classes = logits.shape[1]
         alpha_rank = self._alpha_rank
-        alpha = min(alpha_rank, n_classes)
-        ranks = np.argsort(-logits, axis=1, kind="stable")[:, :alpha]
-        alpha_weights = np.zeros_like(logits)
-        np.put_along_axis(
-            alpha_weights,
-            ranks,
-            (alpha_rank - np.arange(alpha)) / float(alpha_rank),
-            axis=1,
-        )
         w = self.weibull_.w_score(
             _av_distances(features, self.class_means_, self._distance)
         )
-        recalibrated = logits * (1.0 - w * alpha_weights)
+        if alpha_rank is None:
+            recalibrated = logits * (1.0 - w)
+        else:
+            alpha = min(alpha_rank, n_classes)
+            ranks = np.argsort(-logits, axis=1, kind="stable")[:, :alpha]
+            alpha_weights = np.zeros_like(logits)
+            np.put_along_axis(
+                alpha_weights,
+                ranks,
+                (alpha_rank - np.arange(alpha)) / float(alpha_rank),
+                axis=1,
+            )
+            recalibrated = logits * (1.0 - w * alpha_weights)
         unknown = np.sum(logits - recalibrated, axis=1)
         proba = softmax(np.column_stack([recalibrated, unknown]), axis=1)
         if known_score == "logsumexp":

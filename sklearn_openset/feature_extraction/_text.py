@@ -1,6 +1,7 @@
 """Sentence embeddings from a transformers encoder, as a scikit-learn transformer."""
 
 import copy
+import math
 import os
 import sys
 from numbers import Integral, Real
@@ -124,7 +125,7 @@ class _LengthBucketedIterator:
         self.lengths = np.array([len(ids[i]) for i in self.rows])
 
     def __len__(self):
-        return -(-len(self.rows) // self.batch_size)
+        return math.ceil(len(self.rows) / self.batch_size)
 
     def __iter__(self):
         for batch in _length_bucketed_batches(self.lengths, self.batch_size):

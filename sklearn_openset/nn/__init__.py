@@ -3,7 +3,9 @@
 Backbones (:class:`MLP` for vectors, :class:`Classifier32` for small images)
 map inputs to logits and expose their penultimate features through
 ``forward_features``; the CAC parts turn logits into distances to fixed class
-anchors and train them with the Class Anchor Clustering loss; the ANS parts
+anchors and train them with the Class Anchor Clustering loss; the DHRNets
+(CROSR) add lateral latent codes and a decoder that reconstructs the input;
+the ANS parts
 are one-vs-rest binary heads with stacked weights and the synthesis of adaptive
 negative samples in feature space.
 """
@@ -16,6 +18,7 @@ from ._cac import (
     cac_rejection_score,
     class_anchors,
 )
+from ._dhrnet import DHRNet, DHRNetLoss, VectorDHRNet
 from ._ovr import (
     OneVsRestHeads,
     OneVsRestNet,
@@ -29,8 +32,11 @@ __all__ = [
     "CACLoss",
     "CACNet",
     "Classifier32",
+    "DHRNet",
+    "DHRNetLoss",
     "OneVsRestHeads",
     "OneVsRestNet",
+    "VectorDHRNet",
     "cac_rejection_score",
     "class_anchors",
     "project_to_shell",

@@ -63,6 +63,11 @@ _OPENMAX_EQUAL_DISTANCES = (
     "a single-valued tail and OpenMax raises its 'Weibull fit failed' ValueError"
 )
 
+_CROSR_ONE_FEATURE = (
+    "it fits 10 samples of a single feature in 3 classes and accepts only success "
+    "or a '1 feature(s)' error; the DHRNet then classifies no training sample of "
+    "one class correctly and CROSR's OpenMax raises its ValueError naming the class"
+)
 
 _COLLISION_ONLY = (
     "it fits on y = [-1, 1], and -1 is the default open_label: fit refuses an "
@@ -90,6 +95,13 @@ _ANS_FAST = {
     "random_state": 0,
 }
 _OPENMAX_NET = {"max_epochs": 10, "tail_size": 5, "random_state": 0}
+_CROSR_FAST = {
+    "max_epochs": 30,
+    "batch_size": 16,
+    "lr": 0.01,
+    "tail_size": 5,
+    "random_state": 0,
+}
 
 
 def _configurations():
@@ -145,6 +157,24 @@ def _configurations():
                     **_train_checks(_REJECTS_TRAINING.format(rule=_OPENMAX_RULE)),
                     "check_fit2d_1feature": _OPENMAX_EQUAL_DISTANCES,
                     "check_classifier_data_not_an_array": _OPENMAX_EQUAL_DISTANCES,
+                },
+            ),
+        ],
+        "CROSRClassifier": [
+            (
+                _CROSR_FAST,
+                {
+                    "check_classifiers_classes": _COLLISION_ONLY,
+                    "check_methods_subset_invariance": _FLOAT32_BATCH,
+                    "check_fit2d_1feature": _CROSR_ONE_FEATURE,
+                    **{
+                        check: _OPENMAX_RANDOM_LABELS
+                        for check in (
+                            "check_fit_idempotent",
+                            "check_fit_check_is_fitted",
+                            "check_n_features_in",
+                        )
+                    },
                 },
             ),
         ],
