@@ -9,12 +9,14 @@ from sklearn.base import _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier, _ArrayBatches
 from .evt import OpenMaxRecalibration
 from .nn import DHRNet, DHRNetLoss, VectorDHRNet
+from .utils._validation import encode_open_set
 
 __all__ = ["CROSRClassifier"]
 
@@ -127,8 +129,9 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
     verbose : int, default=0
         Progress of the training when above 0.
     random_state : int, RandomState or None, default=None
-        Seeds the training and the per-class detectors' clones that take a
-        ``random_state``.
+        Seeds the training, and the per-class detectors' clones that take a
+        ``random_state`` (from a generator of their own, so that
+        :meth:`fit_detector` on the training samples repeats ``fit``'s).
     open_label : int or str, default=-1
         Label predicted for rejected inputs.
 
@@ -351,11 +354,55 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
             iterator_train=_ArrayBatches,
             predict_nonlinearity=None,
         )
+        self._fit_detector(X, y_encoded)
+        return self
+
+    def fit_detector(self, X, y):
+        """Fit the unknown detector again on the trained network, without training it.
+
+        ``fit`` trains the network and then fits the detector on the
+        training samples; this does the second part alone, so that another
+        ``detector``, ``tail_size``, ``alpha_rank``, ``distance`` or
+        ``threshold`` (set with ``set_params``) can be tried on a fitted
+        classifier at the cost of one pass over ``X``. With the training
+        samples, it gives what ``fit`` with those parameters would (same
+        ``random_state``, on CPU).
+
+        Parameters
+        ----------
+        X : array-like of the shape of the training samples
+            Samples of the known classes.
+        y : array-like of shape (n_samples,)
+            Their labels, all in ``classes_``.
+
+        Returns
+        -------
+        self : CROSRClassifier
+            The classifier with its detector and ``threshold_`` refitted.
+        """
+        check_is_fitted(self, "net_")
+        self._validate_params()
+        X = self._validate_predict_data(X)
+        y_encoded = encode_open_set(y, self.classes_)
+        unknown = y_encoded == len(self.classes_)
+        if unknown.any() or len(y_encoded) != len(X):
+            raise ValueError(
+                "y must hold one label of classes_ per sample of X; got "
+                f"{len(y_encoded)} labels for {len(X)} samples, "
+                f"{int(unknown.sum())} of them not in classes_."
+            )
+        self._fit_detector(X, y_encoded)
+        return self
+
+    def _fit_detector(self, X, y_encoded):
+        """The detector and threshold on the network's outputs for validated ``X``."""
         logits, latent = self._logits_and_latent(X)
         self.latent_dim_ = latent.shape[1]
         features = np.hstack([logits, latent])
         correct = np.argmax(logits, axis=1) == y_encoded
-        self.n_correct_per_class_ = np.bincount(y_encoded[correct], minlength=n_classes)
+        self.n_correct_per_class_ = np.bincount(
+            y_encoded[correct], minlength=len(self.classes_)
+        )
         self.recalibration_ = self.detectors_ = None
         if _uses_openmax(self):
             self.recalibration_ = OpenMaxRecalibration(
@@ -365,14 +412,13 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
             ).fit(logits, y_encoded, features=features, class_labels=self.classes_)
         else:
             self.detectors_ = self._fit_detectors(
-                features, y_encoded, correct, random_state
+                features, y_encoded, correct, check_random_state(self.random_state)
             )
         if isinstance(self.threshold, str):
             _, scores, _ = self._parts_from_outputs(logits, latent)
             self._calibrate_threshold(scores, correct)
         else:
             self._calibrate_threshold()
-        return self
 
     def _fit_detectors(self, features, y_encoded, correct, random_state):
         empty = np.flatnonzero(self.n_correct_per_class_ == 0)

@@ -310,3 +310,23 @@ def test_docstring_examples_run(module_name):
     module = importlib.import_module(module_name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_fit_detector_refits_the_detector_alone(blobs):
+    X_train, X_test, y_train, _ = blobs
+    clf = CROSRClassifier(**FAST).fit(X_train, y_train)
+    weights = clf.net_.module_.head.weight.detach().clone()
+    openmax_scores = clf.score_samples(X_test)
+    detector = IsolationForest(n_estimators=20)
+    clf.set_params(detector=detector, threshold="auto").fit_detector(X_train, y_train)
+    torch.testing.assert_close(clf.net_.module_.head.weight, weights)
+    direct = CROSRClassifier(**FAST, detector=detector, threshold="auto")
+    direct.fit(X_train, y_train)
+    np.testing.assert_allclose(clf.score_samples(X_test), direct.score_samples(X_test))
+    assert clf.threshold_ == pytest.approx(direct.threshold_)
+    clf.set_params(detector="openmax", threshold=None).fit_detector(X_train, y_train)
+    np.testing.assert_allclose(clf.score_samples(X_test), openmax_scores)
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.fit_detector(X_test, np.full(len(X_test), 7))
+    with pytest.raises(ValueError, match="detector"):
+        clf.set_params(detector="svm").fit_detector(X_train, y_train)

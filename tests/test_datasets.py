@@ -13,9 +13,11 @@ import sklearn_openset
 from sklearn_openset.datasets import (
     CAC_MNIST_KNOWN_CLASSES,
     DATA_HOME_ENV,
+    DBPEDIA_CLASSES,
     _loaders,
     get_data_home,
     load_clinc150,
+    load_dbpedia,
     load_digits_open_set,
     load_mnist,
     make_open_set_blobs,
@@ -493,3 +495,47 @@ def test_load_digits_open_set_default_and_cac_trials():
         _, _, y_tr, y_te = load_digits_open_set(known_classes=known, random_state=0)
         assert_array_equal(np.unique(y_tr), known)
         assert set(np.unique(y_te)) == set(known) | {-1}
+
+
+# --------------------------------------------------------------------------
+# load_dbpedia
+
+
+def test_load_dbpedia_raw(data_home):
+    data = load_dbpedia()
+    assert (len(data.text_train), len(data.text_dev), len(data.text_test)) == (
+        12600,
+        700,
+        700,
+    )
+    assert_array_equal(data.known_classes, np.sort(DBPEDIA_CLASSES))
+    assert data.unknown_classes.size == 0
+    # Labels 1..14 are the class names in the order of DBPEDIA_CLASSES.
+    assert set(data.y_train) == set(DBPEDIA_CLASSES)
+    assert np.all(np.unique(data.y_test, return_counts=True)[1] == 50)
+
+
+@pytest.mark.parametrize("n_unknown", [4, 8, 10, None])
+def test_load_dbpedia_crosr_protocol(data_home, n_unknown):
+    data = load_dbpedia(n_known_classes=4, n_unknown_classes=n_unknown, random_state=3)
+    n_unknown = 10 if n_unknown is None else n_unknown
+    order = np.random.RandomState(3).permutation(np.sort(DBPEDIA_CLASSES))
+    assert_array_equal(data.known_classes, np.sort(order[:4]))
+    assert_array_equal(data.unknown_classes, np.sort(order[4 : 4 + n_unknown]))
+    assert set(data.y_train) == set(data.known_classes) == set(data.y_dev)
+    assert len(data.text_train) == 3600 and len(data.text_dev) == 200
+    assert len(data.text_test) == 50 * (4 + n_unknown)
+    assert int(np.sum(data.y_test == -1)) == 50 * n_unknown
+    # The same seed draws the same classes whatever the number of unknowns.
+    smaller = load_dbpedia(n_known_classes=4, n_unknown_classes=4, random_state=3)
+    assert_array_equal(smaller.known_classes, data.known_classes)
+    assert set(smaller.unknown_classes) <= set(data.unknown_classes)
+
+
+def test_load_dbpedia_bad_counts(data_home):
+    with pytest.raises(ValueError, match="at most 2"):
+        load_dbpedia(n_known_classes=12, n_unknown_classes=3)
+    with pytest.raises(ValueError, match="needs n_known_classes"):
+        load_dbpedia(n_unknown_classes=3)
+    with pytest.raises(InvalidParameterError, match="n_known_classes"):
+        load_dbpedia(n_known_classes=1)

@@ -8,8 +8,10 @@ The loaders read local files and never download.
 
 from ._loaders import (
     DATA_HOME_ENV,
+    DBPEDIA_CLASSES,
     get_data_home,
     load_clinc150,
+    load_dbpedia,
     load_digits_open_set,
     load_mnist,
 )
@@ -24,8 +26,10 @@ from ._synthetic import make_open_set_blobs
 __all__ = [
     "CAC_MNIST_KNOWN_CLASSES",
     "DATA_HOME_ENV",
+    "DBPEDIA_CLASSES",
     "get_data_home",
     "load_clinc150",
+    "load_dbpedia",
     "load_digits_open_set",
     "load_mnist",
     "make_open_set_blobs",

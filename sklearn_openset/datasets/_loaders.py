@@ -2,12 +2,13 @@
 
 import csv
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
-from sklearn.utils import Bunch
-from sklearn.utils._param_validation import validate_params
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ._split import (
     _OPEN_LABEL,
@@ -21,14 +22,34 @@ from ._split import (
 
 __all__ = [
     "DATA_HOME_ENV",
+    "DBPEDIA_CLASSES",
     "get_data_home",
     "load_clinc150",
+    "load_dbpedia",
     "load_digits_open_set",
     "load_mnist",
 ]
 
 #: Name of the environment variable that points to the data folder.
 DATA_HOME_ENV = "SKLEARN_OPENSET_DATA"
+
+#: The 14 DBpedia ontology classes, in the order of the files' labels 1..14.
+DBPEDIA_CLASSES = (
+    "Company",
+    "EducationalInstitution",
+    "Artist",
+    "Athlete",
+    "OfficeHolder",
+    "MeanOfTransportation",
+    "Building",
+    "NaturalPlace",
+    "Village",
+    "Animal",
+    "Plant",
+    "Album",
+    "Film",
+    "WrittenWork",
+)
 
 
 def _development_data_home():
@@ -128,6 +149,127 @@ def _read_tsv(path):
 
 def _keep(texts, mask):
     return [text for text, keep in zip(texts, mask) if keep]
+
+
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "n_known_classes": [Interval(Integral, 2, 13, closed="both"), None],
+        "n_unknown_classes": [Interval(Integral, 1, 12, closed="both"), None],
+        "random_state": ["random_state"],
+        "open_label": _OPEN_LABEL,
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_dbpedia(
+    data_home=None,
+    *,
+    n_known_classes=None,
+    n_unknown_classes=None,
+    random_state=None,
+    open_label=-1,
+):
+    """Load the 14-class DBpedia subsample, the CROSR paper's text benchmark.
+
+    Reads ``dbpedia/{train,dev,test}.tsv``, TEXTOIR's subsample of the DBpedia
+    ontology data set (Zhang et al., 2015): 900 / 50 / 50 texts per class,
+    labels ``1``..``14`` returned as the class names of
+    :data:`DBPEDIA_CLASSES`.
+
+    With ``n_known_classes``, the CROSR paper's open-set protocol (its Table
+    4: 4 known classes, 4, 8 or 10 unknown ones): a permutation of the 14
+    sorted class names drawn with ``check_random_state(random_state)``; its
+    first ``n_known_classes`` are known and the next ``n_unknown_classes``
+    (by default all the others) unknown. Train and dev keep the known rows;
+    test keeps the rows of the known and the unknown classes, the latter
+    labelled ``open_label``; the remaining classes are left out.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Data folder holding ``dbpedia/``; see :func:`get_data_home`.
+
+    n_known_classes : int in [2, 13], default=None
+        Number of known classes (the paper: 4). None returns every class.
+
+    n_unknown_classes : int in [1, 12], default=None
+        Number of unknown classes in the test set (the paper: 4, 8 or 10);
+        None takes all the classes that are not known. Needs
+        ``n_known_classes``.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the choice of the classes.
+
+    open_label : int or str, default=-1
+        Test label of the unknown classes.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With the attributes:
+
+        text_train, text_dev, text_test : list of str
+        y_train, y_dev : ndarray of str
+            Class names.
+        y_test : ndarray
+            Class names, and ``open_label`` for the unknown classes (object
+            dtype for an int ``open_label``) when ``n_known_classes`` is given.
+        known_classes, unknown_classes : ndarray of str
+            The sorted known and unknown classes (all 14 and none without
+            ``n_known_classes``).
+
+    Examples
+    --------
+    >>> from sklearn_openset.datasets import load_dbpedia
+    >>> data = load_dbpedia(n_known_classes=4, n_unknown_classes=8, random_state=0)
+    >>> len(data.known_classes), len(data.text_train), len(data.text_test)
+    (4, 3600, 600)
+    >>> int((data.y_test == -1).sum())
+    400
+    """
+    paths = _data_files(data_home, "dbpedia", ["train.tsv", "dev.tsv", "test.tsv"])
+    names = np.asarray(DBPEDIA_CLASSES)
+    parts = []
+    for path in paths:
+        texts, labels = _read_tsv(path)
+        parts.append((texts, names[labels.astype(int) - 1]))
+    (text_train, y_train), (text_dev, y_dev), (text_test, y_test) = parts
+    if n_known_classes is None:
+        if n_unknown_classes is not None:
+            raise ValueError(
+                "n_unknown_classes needs n_known_classes: pass both, e.g. "
+                "n_known_classes=4, n_unknown_classes=8."
+            )
+        known, unknown = np.sort(names), names[:0]
+    else:
+        n_unknown = len(names) - n_known_classes
+        if n_unknown_classes is not None:
+            if n_unknown_classes > n_unknown:
+                raise ValueError(
+                    f"n_unknown_classes={n_unknown_classes} but only {n_unknown} of "
+                    f"the 14 classes are left beside n_known_classes="
+                    f"{n_known_classes}; pass at most {n_unknown}."
+                )
+            n_unknown = n_unknown_classes
+        order = check_random_state(random_state).permutation(np.sort(names))
+        known = np.sort(order[:n_known_classes])
+        unknown = np.sort(order[n_known_classes : n_known_classes + n_unknown])
+        train_mask, dev_mask = _isin(y_train, known), _isin(y_dev, known)
+        test_mask = _isin(y_test, known) | _isin(y_test, unknown)
+        text_train, y_train = _keep(text_train, train_mask), y_train[train_mask]
+        text_dev, y_dev = _keep(text_dev, dev_mask), y_dev[dev_mask]
+        text_test = _keep(text_test, test_mask)
+        y_test = relabel_open_set(y_test[test_mask], known, open_label=open_label)
+    return Bunch(
+        text_train=text_train,
+        y_train=y_train,
+        text_dev=text_dev,
+        y_dev=y_dev,
+        text_test=text_test,
+        y_test=y_test,
+        known_classes=known,
+        unknown_classes=unknown,
+    )
 
 
 @validate_params(
