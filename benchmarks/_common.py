@@ -20,6 +20,7 @@ need:
 """
 
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -123,6 +124,26 @@ def add_output_arguments(parser, default):
         default=None,
         help="only rewrite the markdown from a results JSON of an earlier run",
     )
+
+
+def add_run_arguments(parser, seeds):
+    """``--seeds`` (default ``seeds``), ``--threads`` (torch, default 1), ``--data-home``."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data-home", default=None)
+
+
+def render_only(args, render):
+    """With ``--render-only JSON``: rewrite the markdown beside ``--output``.
+
+    ``render`` turns the JSON's content into the markdown text. Returns
+    whether it did (the script then stops).
+    """
+    if not args.render_only:
+        return False
+    results = json.loads(Path(args.render_only).read_text())
+    Path(args.output).with_suffix(".md").write_text(render(results))
+    return True
 
 
 def _duration(seconds):

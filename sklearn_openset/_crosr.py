@@ -91,12 +91,16 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
     tail_size : int, default=20
         Number of largest distances per class fitted by each Weibull (paper:
         20). Used by ``detector="openmax"``.
-    alpha_rank : int or None, default=None
-        Number of top classes whose logit is recalibrated. ``None`` (the
-        paper's setting) turns OpenMax's rank calibration off: every logit
-        is damped by its own W-score. CROSR's paper turns it off because its
-        benchmarks have few classes (10 digits, 4 known DBpedia classes),
-        where ranks carry little; set an int (OpenMax: 10) for many classes.
+    alpha_rank : "auto", int or None, default="auto"
+        Number of top classes whose logit is recalibrated. ``None`` turns
+        OpenMax's rank calibration off: every logit is damped by its own
+        W-score, as the paper does on its benchmarks of at most 10 classes.
+        ``"auto"``: off for up to 10 classes (the paper's setting), OpenMax's
+        10 above. Off with many classes breaks the detector: the unknown
+        logit :math:`\sum_j y_j w_j` then sums the negative logits of every
+        far class, the unknown probability underflows to 0 for every input
+        and ``score_samples`` is constant (measured on CLINC150 with 75
+        known intents: AUROC 0.50 off, 0.72 with 10).
     distance : {"euclidean", "eucos", "cosine"}, default="euclidean"
         Distance between :math:`[y, z]` and a class mean. OpenMax's
         ``"eucos"`` scales the euclidean part by 1/200 for ImageNet logits;
@@ -146,6 +150,8 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         One fitted detector per class (another ``detector``).
     n_correct_per_class_ : ndarray of shape (n_classes,)
         Correctly classified training samples per class.
+    alpha_rank_ : int or None
+        The rank calibration in use (``alpha_rank`` with ``"auto"`` resolved).
     latent_dim_ : int
         Size of the pooled latent vector :math:`z`.
     threshold_ : float
@@ -174,8 +180,11 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
     :math:`\mu_j` the mean of :math:`f` over the correctly classified
     training samples of class :math:`j`. OpenMax's Weibull CDF of
     :math:`d(f(x), \mu_j)` gives the W-score :math:`w_j(x)`; with the rank
-    calibration off the logits become :math:`\hat y_j = y_j (1 - w_j)`, the
-    unknown class gets :math:`\hat y_0 = \sum_j y_j w_j`, and
+    calibration off (the default for up to 10 classes) the logits become
+    :math:`\hat y_j = y_j (1 - w_j)`, the unknown class gets
+    :math:`\hat y_0 = \sum_j y_j w_j` (with ``alpha_rank`` an int, OpenMax's
+    rank weights apply; see
+    :class:`~sklearn_openset.evt.OpenMaxRecalibration`), and
     :meth:`predict_open_proba` is the softmax of
     :math:`(\hat y_1, \ldots, \hat y_C, \hat y_0)`.
     :meth:`score_samples` is :math:`1 - P(y = 0 \mid x)`.
@@ -219,7 +228,11 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         **BaseDeepOpenSetClassifier._parameter_constraints,
         "detector": [StrOptions({"openmax"}), HasMethods(["fit", "decision_function"])],
         "tail_size": [Interval(Integral, 2, None, closed="left")],
-        "alpha_rank": [Interval(Integral, 1, None, closed="left"), None],
+        "alpha_rank": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "distance": [StrOptions({"eucos", "euclidean", "cosine"})],
         "epsilon": [Interval(Real, 0, 1, closed="both")],
         "threshold": THRESHOLD_CONSTRAINT,
@@ -233,7 +246,7 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         *,
         detector="openmax",
         tail_size=20,
-        alpha_rank=None,
+        alpha_rank="auto",
         distance="euclidean",
         epsilon=0.0,
         threshold=None,
@@ -404,10 +417,13 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
             y_encoded[correct], minlength=len(self.classes_)
         )
         self.recalibration_ = self.detectors_ = None
+        self.alpha_rank_ = self.alpha_rank
+        if self.alpha_rank == "auto":
+            self.alpha_rank_ = None if len(self.classes_) <= 10 else 10
         if _uses_openmax(self):
             self.recalibration_ = OpenMaxRecalibration(
                 tail_size=self.tail_size,
-                alpha_rank=self.alpha_rank,
+                alpha_rank=self.alpha_rank_,
                 distance=self.distance,
             ).fit(logits, y_encoded, features=features, class_labels=self.classes_)
         else:

@@ -102,6 +102,7 @@ def test_openmax_on_logits_and_latent_codes(blobs, fitted):
     engine = clf.recalibration_
     assert engine.n_features_ == 3 + clf.latent_dim_ == 3 + 64
     assert engine.alpha_rank is None and engine.distance == "euclidean"
+    assert clf.alpha_rank_ is None  # "auto" with 3 classes: no rank calibration
     out = engine.recalibrate(logits, np.hstack([logits, latent]))
     np.testing.assert_allclose(clf.predict_open_proba(X_test), out.proba, rtol=1e-12)
     # No rank calibration: each logit damped by its own W-score.
@@ -330,3 +331,20 @@ def test_fit_detector_refits_the_detector_alone(blobs):
         clf.fit_detector(X_test, np.full(len(X_test), 7))
     with pytest.raises(ValueError, match="detector"):
         clf.set_params(detector="svm").fit_detector(X_train, y_train)
+
+
+def test_alpha_rank_auto_keeps_ranks_for_many_classes():
+    from sklearn_openset.datasets import make_open_set_blobs
+
+    X, _, y, _ = make_open_set_blobs(
+        n_samples=1200,
+        n_features=6,
+        n_known_classes=12,
+        n_unknown_classes=1,
+        random_state=0,
+    )
+    clf = CROSRClassifier(max_epochs=3, tail_size=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert clf.alpha_rank_ == 10 and clf.recalibration_.alpha_rank == 10

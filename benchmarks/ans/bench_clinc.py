@@ -1,4 +1,4 @@
-"""CLINC150 open intent classification: ANS against MSP and OpenMax.
+"""CLINC150 open intent classification: ANS against MSP, OpenMax and CROSR.
 
 The protocol of the ANS paper (TEXTOIR / ADB splits, see
 ``../shared/BENCHMARKS.md``): for each known ratio and seed,
@@ -36,6 +36,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import OneClassSVM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
@@ -47,7 +50,12 @@ from _common import (
     run_record,
 )
 
-from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier, OpenMaxClassifier
+from sklearn_openset import (
+    ANSOneVsRestClassifier,
+    CROSRClassifier,
+    MSPClassifier,
+    OpenMaxClassifier,
+)
 from sklearn_openset.datasets import load_clinc150
 from sklearn_openset.evaluation import evaluate_estimator, summarize
 
@@ -83,6 +91,14 @@ def methods(seed, ans_params=None):
         "ans": ANSOneVsRestClassifier(random_state=seed, **(ans_params or {})),
         "msp": MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5),
         "openmax": OpenMaxClassifier(LogisticRegression(max_iter=1000)),
+        # The vector DHRNet; threshold 0.5 on the unknown probability, as MSP's.
+        "crosr": CROSRClassifier(threshold=0.5, random_state=seed),
+        "crosr-auto": CROSRClassifier(threshold="auto", random_state=seed),
+        # The paper's Table 6 alternative: a one-class SVM per class on [y, z].
+        "crosr-ocsvm": CROSRClassifier(
+            detector=make_pipeline(StandardScaler(), OneClassSVM(nu=0.05)),
+            random_state=seed,
+        ),
     }
 
 

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
-from _common import ROOT, add_output_arguments, results_header, run_record
+from _common import ROOT, add_output_arguments, render_only, results_header, run_record
 
 from sklearn_openset import CACClassifier
 from sklearn_openset.datasets import load_mnist
@@ -84,9 +84,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     add_output_arguments(parser, HERE / "results_inference")
     args = parser.parse_args()
-    if args.render_only:
-        result = json.loads(Path(args.render_only).read_text())
-        Path(args.output + ".md").write_text(render(result))
+    if render_only(args, render):
         return
     torch.set_num_threads(args.threads)
     start_run = time.perf_counter()

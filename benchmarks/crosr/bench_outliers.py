@@ -45,7 +45,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
-from _common import CrossEntropyMSP, add_output_arguments, results_header, run_record
+from _common import (
+    CrossEntropyMSP,
+    add_output_arguments,
+    add_run_arguments,
+    render_only,
+    results_header,
+    run_record,
+)
 
 from sklearn_openset import CROSRClassifier, OpenMaxClassifier
 from sklearn_openset.datasets import load_mnist
@@ -223,15 +230,11 @@ def render(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--data-home", default=None)
+    add_run_arguments(parser, seeds=[0, 1, 2])
     add_output_arguments(parser, Path(__file__).with_name("results_outliers"))
     args = parser.parse_args(argv)
     output = Path(args.output)
-    if args.render_only:
-        results = json.loads(Path(args.render_only).read_text())
-        output.with_suffix(".md").write_text(render(results))
+    if render_only(args, render):
         return
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

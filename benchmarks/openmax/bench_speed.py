@@ -63,7 +63,7 @@ from sklearn.datasets import make_blobs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
-from _common import add_output_arguments, results_header, run_record
+from _common import add_output_arguments, render_only, results_header, run_record
 
 from sklearn_openset import OpenMaxClassifier
 
@@ -261,11 +261,7 @@ def main(argv=None):
     parser.add_argument("--skip-pood", action="store_true", help="skip pytorch-ood")
     add_output_arguments(parser, HERE / "results_speed")
     args = parser.parse_args(argv)
-    if args.render_only:
-        results = json.loads(Path(args.render_only).read_text())
-        markdown = render_markdown(results)
-        Path(args.render_only).with_suffix(".md").write_text(markdown)
-        print(markdown)
+    if render_only(args, render_markdown):
         return
     pood_repeats = args.repeats if args.pood_repeats is None else args.pood_repeats
     wall_start = time.perf_counter()
