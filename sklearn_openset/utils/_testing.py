@@ -11,6 +11,7 @@ import inspect
 
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 # -- reasons -----------------------------------------------------------------------
 _REJECTS_TRAINING = (
@@ -87,6 +88,24 @@ _FLOAT32_BATCH = (
     "passes it"
 )
 
+_TUNER_BINARY = (
+    "it fits on 2 classes; the default cv makes pseudo-open splits "
+    "(PseudoOpenSetSplit), which need at least 3 classes (2 sub-known, 1 "
+    "sub-open), and fit raises a ValueError saying so (the configuration with "
+    "cv=StratifiedKFold(3) runs this check)"
+)
+_TUNER_BINARY_MESSAGE = (
+    _TUNER_BINARY
+    + "; the check expects a message about X from that fit, and fit refuses the "
+    "2 classes of y before the wrapped estimator sees X"
+)
+_TUNER_NO_THRESHOLD = (
+    "TunedOpenSetThresholdCV has no threshold parameter (set_params(threshold=...) "
+    "raises): it chooses threshold_ itself. tests/test_threshold_tuning.py checks "
+    "that predict is the wrapped estimator's prediction (threshold=None) plus "
+    "rejection where score_samples < threshold_"
+)
+
 # -- configurations ---------------------------------------------------------------
 _CAC_FAST = {"max_epochs": 20, "random_state": 0}
 _ANS_FAST = {
@@ -106,6 +125,8 @@ _CROSR_FAST = {
 
 def _configurations():
     """``(estimator class name, params, expected failed sklearn checks)``."""
+    from .._msp import MSPClassifier
+
     return {
         "MSPClassifier": [
             (
@@ -201,6 +222,51 @@ def _configurations():
                 {"check_classifiers_classes": _COLLISION_ONLY},
             ),
         ],
+        "TunedOpenSetThresholdCV": [
+            (
+                # 11 rates instead of 51: the checks fit it many times.
+                {"estimator": MSPClassifier(LogisticRegression()), "n_rates": 11},
+                {
+                    **{
+                        check: _TUNER_BINARY
+                        for check in (
+                            "check_estimators_dtypes",
+                            "check_pipeline_consistency",
+                            "check_estimators_pickle",
+                            "check_estimators_pickle(readonly_memmap=True)",
+                            "check_classifier_data_not_an_array",
+                            "check_decision_proba_consistency",
+                            "check_fit_idempotent",
+                            "check_fit_check_is_fitted",
+                            "check_n_features_in",
+                        )
+                    },
+                    **_train_checks(_TUNER_BINARY),
+                    "check_classifiers_classes": (
+                        _TUNER_BINARY + "; " + _OPEN_LABEL_COLLISION
+                    ),
+                    "check_estimators_nan_inf": (
+                        _TUNER_BINARY + "; the check expects that ValueError to "
+                        "name the NaN or inf in X, which the wrapped estimator "
+                        "would (the configuration with cv=StratifiedKFold(3) "
+                        "passes it)"
+                    ),
+                    "check_estimators_empty_data_messages": _TUNER_BINARY_MESSAGE,
+                    "check_fit2d_1feature": _TUNER_BINARY_MESSAGE,
+                },
+            ),
+            (
+                # Splits of the known classes only, which 2 classes allow: the
+                # test folds hold no unknowns, so rate 0 (no threshold) wins,
+                # but every step of fit and predict runs.
+                {
+                    "estimator": MSPClassifier(LogisticRegression()),
+                    "cv": StratifiedKFold(3),
+                    "n_rates": 5,
+                },
+                {"check_classifiers_classes": _COLLISION_ONLY},
+            ),
+        ],
     }
 
 
@@ -210,15 +276,22 @@ OPEN_SET_ONLY = {"OpenMaxClassifier": [{"estimator": "precomputed", "tail_size":
 
 
 def all_estimators():
-    """Public estimator classes of ``sklearn_openset``, as ``(name, class)``."""
-    import sklearn_openset
+    """Public estimator classes, as ``(name, class)``.
 
-    found = []
-    for name in sklearn_openset.__all__:
-        obj = getattr(sklearn_openset, name)
-        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
-            found.append((name, obj))
-    return sorted(found)
+    Those of ``sklearn_openset`` and of its subpackages that hold estimators
+    (:mod:`sklearn_openset.model_selection`: the threshold tuner; its
+    splitter is no estimator).
+    """
+    import sklearn_openset
+    import sklearn_openset.model_selection
+
+    found = set()
+    for module in (sklearn_openset, sklearn_openset.model_selection):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+                found.add((name, obj))
+    return sorted(found, key=lambda item: item[0])
 
 
 def make_test_instances():
@@ -254,9 +327,12 @@ def _changed_params(estimator):
 
 
 def _same(a, b):
-    # Estimators as parameters compare by type (clones are other objects).
+    # Estimators as parameters compare by type (clones are other objects),
+    # cross-validation splitters by their parameters (their repr).
     if isinstance(a, BaseEstimator) or isinstance(b, BaseEstimator):
         return type(a) is type(b)
+    if hasattr(a, "split") and hasattr(a, "get_n_splits"):
+        return type(a) is type(b) and repr(a) == repr(b)
     return type(a) is type(b) and a == b
 
 
@@ -273,5 +349,7 @@ def expected_failed_checks(estimator):
 
 
 def expected_failed_open_set_checks(estimator):
-    """The open-set checks ``estimator`` fails, with reasons (none today)."""
+    """The open-set checks ``estimator`` fails, with reasons."""
+    if type(estimator).__name__ == "TunedOpenSetThresholdCV":
+        return {"check_threshold_in_score_units": _TUNER_NO_THRESHOLD}
     return {}

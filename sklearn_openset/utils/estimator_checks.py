@@ -100,12 +100,25 @@ def check_predict_returns_known_or_open(name, estimator):
         )
 
 
+def _open_label_param(estimator):
+    """``open_label``, or the nearest nested one of a meta-estimator.
+
+    A meta-estimator such as ``TunedOpenSetThresholdCV`` takes its
+    ``open_label`` from the estimator it wraps (``estimator__open_label``).
+    """
+    params = estimator.get_params()
+    if "open_label" in params:
+        return "open_label"
+    nested = [key for key in params if key.endswith("__open_label")]
+    return min(nested, key=len) if nested else "open_label"
+
+
 def check_fit_refuses_open_label(name, estimator):
     """A training label equal to ``open_label`` is a ValueError naming it."""
     X_train, _, y_train, _ = _data(estimator)
     y = np.where(y_train == 0, -1, y_train)
     try:
-        _seeded(estimator, open_label=-1).fit(X_train, y)
+        _seeded(estimator, **{_open_label_param(estimator): -1}).fit(X_train, y)
     except ValueError as error:
         assert "open_label" in str(error), f"{name}: message {error}"
     else:
