@@ -23,7 +23,8 @@ FAST = {"max_epochs": 8, "tail_size": 10, "random_state": 0}
 @pytest.fixture(scope="module")
 def fitted(blobs):
     X_train, _, y_train, _ = blobs
-    return CROSRClassifier(**FAST).fit(X_train, y_train)
+    # threshold=None: the paper's decision, OpenMax's own rule alone.
+    return CROSRClassifier(**FAST, threshold=None).fit(X_train, y_train)
 
 
 # -- the networks -----------------------------------------------------------------
@@ -155,8 +156,15 @@ def test_detects_unknowns_and_training_losses_fall(blobs, fitted):
 
 
 def test_threshold_auto_accepts_95_percent_of_correct_training_samples(blobs):
-    X_train, _, y_train, _ = blobs
-    clf = CROSRClassifier(**FAST, threshold="auto").fit(X_train, y_train)
+    X_train, X_test, y_train, _ = blobs
+    clf = CROSRClassifier(**FAST).fit(X_train, y_train)
+    assert clf.threshold == "auto"  # the default
+    proba = clf.predict_open_proba(X_test)
+    own_rule = proba.argmax(1) == 3
+    np.testing.assert_array_equal(
+        clf.predict(X_test) == -1,
+        own_rule | (clf.score_samples(X_test) < clf.threshold_),
+    )
     logits, _ = clf._logits_and_latent(X_train.astype(np.float32))
     correct = clf.classes_[logits.argmax(1)] == y_train
     accepted = clf.score_samples(X_train)[correct] >= clf.threshold_
@@ -174,7 +182,8 @@ def test_threshold_auto_accepts_95_percent_of_correct_training_samples(blobs):
 )
 def test_sklearn_detector_per_class(blobs, detector):
     X_train, X_test, y_train, y_test = blobs
-    clf = CROSRClassifier(**FAST, detector=detector).fit(X_train, y_train)
+    clf = CROSRClassifier(**FAST, detector=detector, threshold=None)
+    clf.fit(X_train, y_train)
     assert clf.recalibration_ is None and len(clf.detectors_) == 3
     assert not hasattr(clf, "predict_open_proba")
     logits, latent = clf._logits_and_latent(X_test.astype(np.float32))
@@ -193,7 +202,8 @@ def test_sklearn_detector_per_class(blobs, detector):
     assert unknown_roc_auc_score(y_test, clf.score_samples(X_test)) > 0.8
     if isinstance(detector, IsolationForest):
         # Each class's clone is seeded from random_state: refits are identical.
-        again = CROSRClassifier(**FAST, detector=detector).fit(X_train, y_train)
+        again = CROSRClassifier(**FAST, detector=detector, threshold=None)
+        again.fit(X_train, y_train)
         np.testing.assert_array_equal(again.score_samples(X_test), expected)
 
 

@@ -123,7 +123,7 @@ def _default_estimators():
             lambda random_state: CROSRClassifier(random_state=random_state),
             (
                 "CROSR: vector DHRNet (256, 128; latent 32 per stage), OpenMax on "
-                "[logits, latent] (tail 20, no alpha rank, euclidean)"
+                "[logits, latent] (tail 20, euclidean, threshold auto)"
             ),
         ),
         "msp": (

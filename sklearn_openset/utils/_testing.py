@@ -48,7 +48,7 @@ def _classes_check(rule):
 
 _MSP_RULE = "a top probability below the threshold"
 _OPENMAX_RULE = "OpenMax's own rule (the unknown class has the highest probability)"
-_CAC_RULE = "threshold='auto' (5 % of the correctly classified samples)"
+_AUTO_RULE = "threshold='auto' (5 % of the correctly classified samples)"
 _ANS_RULE = "ANS's own rule (every one-vs-rest head says negative)"
 
 _OPENMAX_RANDOM_LABELS = (
@@ -186,6 +186,7 @@ def _configurations():
                 _CROSR_FAST,
                 {
                     "check_classifiers_classes": _COLLISION_ONLY,
+                    **_train_checks(_REJECTS_TRAINING.format(rule=_AUTO_RULE)),
                     "check_methods_subset_invariance": _FLOAT32_BATCH,
                     "check_fit2d_1feature": _CROSR_ONE_FEATURE,
                     **{
@@ -212,8 +213,8 @@ def _configurations():
             (
                 _CAC_FAST,
                 {
-                    **_classes_check(_CAC_RULE),
-                    **_train_checks(_REJECTS_TRAINING.format(rule=_CAC_RULE)),
+                    **_classes_check(_AUTO_RULE),
+                    **_train_checks(_REJECTS_TRAINING.format(rule=_AUTO_RULE)),
                     "check_methods_subset_invariance": _FLOAT32_BATCH,
                 },
             ),
