@@ -250,7 +250,9 @@ def render(results):
             f"- Inference on the 10k test images (CPU, {results['threads']} torch "
             f"thread(s)): the plain CNN's logits {plain:.1f} s, CROSR's "
             f"`predict_open_proba` {crosr:.1f} s, ratio **{crosr / plain:.2f}** "
-            "(the laterals and the OpenMax step; the decoder does not run)."
+            "(the laterals and the OpenMax step; the decoder does not run; one "
+            "pass each inside the run, so load changes weigh on it: "
+            "`results_inference.md` measures the networks alone)."
         ),
         (
             "- The published numbers train on the full 60k MNIST with the paper's own "

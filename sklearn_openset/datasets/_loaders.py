@@ -209,6 +209,7 @@ def load_dbpedia(
         With the attributes:
 
         text_train, text_dev, text_test : list of str
+            The texts.
         y_train, y_dev : ndarray of str
             Class names.
         y_test : ndarray

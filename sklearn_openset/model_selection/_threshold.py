@@ -240,7 +240,7 @@ class TunedOpenSetThresholdCV(
     n_features_in_ : int
         Number of features seen in ``fit``, where ``estimator_`` has it.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen in ``fit``, where ``estimator_`` has them.
 
     See Also
