@@ -291,18 +291,13 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         self.open_label = open_label
 
     # -- the network ---------------------------------------------------------
-    @staticmethod
-    def _default_dhrnet(input_shape, n_classes):
-        if len(input_shape) == 1:
-            return lambda: VectorDHRNet(input_shape[0], n_classes)
-        if len(input_shape) == 3:
-            return lambda: DHRNet(
-                n_classes, in_channels=input_shape[0], image_size=input_shape[1:]
-            )
-        raise ValueError(
-            "The default DHRNet takes X of shape (n_samples, n_features) or images "
-            "(n_samples, channels, height, width); got samples of shape "
-            f"{tuple(input_shape)}. Pass a module for other inputs."
+    def _default_dhrnet(self, input_shape, n_classes):
+        return self._default_network(
+            input_shape,
+            vector=lambda n_features: VectorDHRNet(n_features, n_classes),
+            image=lambda channels, *size: DHRNet(
+                n_classes, in_channels=channels, image_size=size
+            ),
         )
 
     def _check_module_output(self, output, X_probe):
@@ -502,8 +497,7 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         proba : ndarray of shape (n_samples, n_classes + 1)
             Columns follow ``classes_``; the last column is the unknown class.
         """
-        logits, latent = self._outputs(X)
-        return self.recalibration_.transform(logits, np.hstack([logits, latent]))
+        return self._recalibrated(X)[1].proba
 
     def _recalibrated(self, X):
         logits, latent = self._outputs(X)

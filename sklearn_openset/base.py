@@ -603,23 +603,36 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         return X
 
     @staticmethod
-    def _default_classifier(input_shape, n_classes, *, image_pooling="avg"):
+    def _default_network(input_shape, *, vector, image):
+        """Builder of a default network for samples of ``input_shape``.
+
+        ``vector(n_features)`` builds it for vectors, ``image(channels,
+        height, width)`` for images; any other shape is a clear error.
+        """
+        if len(input_shape) == 1:
+            return lambda: vector(*input_shape)
+        if len(input_shape) == 3:
+            return lambda: image(*input_shape)
+        raise ValueError(
+            "The default network takes X of shape (n_samples, n_features) or images "
+            "(n_samples, channels, height, width); got samples of shape "
+            f"{tuple(input_shape)}. Pass a module for other inputs."
+        )
+
+    @classmethod
+    def _default_classifier(cls, input_shape, n_classes, *, image_pooling="avg"):
         """Builder of the default network for samples of ``input_shape``.
 
         An :class:`~sklearn_openset.nn.MLP` for vectors, the paper's
         :class:`~sklearn_openset.nn.Classifier32` (with ``image_pooling``)
         for images ``(channels, height, width)``.
         """
-        if len(input_shape) == 1:
-            return lambda: MLP(input_shape[0], n_classes)
-        if len(input_shape) == 3:
-            return lambda: Classifier32(
-                n_classes, in_channels=input_shape[0], pooling=image_pooling
-            )
-        raise ValueError(
-            "The default network takes X of shape (n_samples, n_features) or images "
-            "(n_samples, channels, height, width); got samples of shape "
-            f"{tuple(input_shape)}. Pass a module for other inputs."
+        return cls._default_network(
+            input_shape,
+            vector=lambda n_features: MLP(n_features, n_classes),
+            image=lambda channels, *_: Classifier32(
+                n_classes, in_channels=channels, pooling=image_pooling
+            ),
         )
 
     # -- the network ---------------------------------------------------------
