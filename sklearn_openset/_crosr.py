@@ -99,8 +99,9 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         10 above. Off with many classes breaks the detector: the unknown
         logit :math:`\sum_j y_j w_j` then sums the negative logits of every
         far class, the unknown probability underflows to 0 for every input
-        and ``score_samples`` is constant (measured on CLINC150 with 75
-        known intents: AUROC 0.50 off, 0.72 with 10).
+        and ``score_samples`` is constant, so it ranks nothing (seen on
+        CLINC150 with 75 known intents; with 10, AUROC 0.73 there,
+        ``benchmarks/crosr/results_clinc_frozen.md``).
     distance : {"euclidean", "eucos", "cosine"}, default="euclidean"
         Distance between :math:`[y, z]` and a class mean. OpenMax's
         ``"eucos"`` scales the euclidean part by 1/200 for ImageNet logits;

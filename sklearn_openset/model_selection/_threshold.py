@@ -282,12 +282,9 @@ class TunedOpenSetThresholdCV(
     class :math:`c` of its test fold that :math:`f_k` does not know,
     :math:`\\operatorname{round}(\\varphi\\, n_c)` random samples
     (:math:`n_c` its samples in ``y``, :math:`\\varphi` the held-out share of
-    the known classes), and all the held-out known samples. Measured on the
-    problems below with rule (a), scoring all sub-open samples chose
-    :math:`r^* \\approx 0.25` (MSP) where the best rate on the test set was
-    about 0.1, and gave a test macro-F1 of 0.821 and 0.817 (digits; MSP,
-    OpenMax) and 0.750 and 0.785 (blobs) against 0.877, 0.873, 0.773 and
-    0.811 at the share of the class.
+    the known classes), and all the held-out known samples (in the
+    development runs, scoring all sub-open samples chose rejection rates
+    far above the best ones on the test set).
 
     **The transfer to the final model.** :math:`r^*` is a rate, not a score,
     because :math:`f_k` knows only some classes. ``estimator_`` :math:`f` is
@@ -315,7 +312,8 @@ class TunedOpenSetThresholdCV(
     (0-2 for the random forest), the default tuner; "oracle" is the best
     threshold of :math:`f` chosen on the test set itself, "none" no threshold
     and "auto" ``threshold="auto"`` (5 % of the correctly classified training
-    samples). Mean test macro-F1:
+    samples). Mean test macro-F1 (``benchmarks/tuning/results_transfer.md``,
+    made by ``benchmarks/tuning/bench_transfer.py``):
 
     ======================  =====  =====  ===========  =====  =====  ======
     data, estimator         none   auto   (a)          (b)    (c)    oracle
