@@ -23,7 +23,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest>=7", "pandas>=2.0", "hypothesis>=6"],
+    "test": ["pytest>=7", "pandas>=2.0", "hypothesis>=6", "scikit-activeml>=1.0"],
     "docs": [
         "sphinx>=7",
         "sphinx-gallery>=0.15",

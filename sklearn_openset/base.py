@@ -386,6 +386,40 @@ class BaseTorchEstimator(BaseEstimator):
             f"None; got {type(module).__name__}."
         )
 
+    @staticmethod
+    def _default_network(input_shape, *, vector, image):
+        """Builder of a default network for samples of ``input_shape``.
+
+        ``vector(n_features)`` builds it for vectors, ``image(channels,
+        height, width)`` for images; any other shape is a clear error.
+        """
+        if len(input_shape) == 1:
+            return lambda: vector(*input_shape)
+        if len(input_shape) == 3:
+            return lambda: image(*input_shape)
+        raise ValueError(
+            "The default network takes X of shape (n_samples, n_features) or images "
+            "(n_samples, channels, height, width); got samples of shape "
+            f"{tuple(input_shape)}. Pass a module for other inputs."
+        )
+
+    @staticmethod
+    def _probe_output(module, X_probe):
+        """``module``'s output on ``X_probe``, in eval mode and without gradient.
+
+        Run before training to check the module's output shape.
+        """
+        # Eval mode and no gradient: the probe moves no BatchNorm statistic and
+        # draws no dropout mask, so training is the same with or without it.
+        # A module given on a GPU stays there for the probe.
+        parameter = next(module.parameters(), None)
+        device = None if parameter is None else parameter.device
+        was_training = module.training
+        with torch.no_grad():
+            output = module.eval()(torch.as_tensor(X_probe, device=device))
+        module.train(was_training)
+        return output
+
     def _training_params(self):
         """The skorch training parameters taken from the estimator's own."""
         return {
@@ -602,23 +636,6 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
             )
         return X
 
-    @staticmethod
-    def _default_network(input_shape, *, vector, image):
-        """Builder of a default network for samples of ``input_shape``.
-
-        ``vector(n_features)`` builds it for vectors, ``image(channels,
-        height, width)`` for images; any other shape is a clear error.
-        """
-        if len(input_shape) == 1:
-            return lambda: vector(*input_shape)
-        if len(input_shape) == 3:
-            return lambda: image(*input_shape)
-        raise ValueError(
-            "The default network takes X of shape (n_samples, n_features) or images "
-            "(n_samples, channels, height, width); got samples of shape "
-            f"{tuple(input_shape)}. Pass a module for other inputs."
-        )
-
     @classmethod
     def _default_classifier(cls, input_shape, n_classes, *, image_pooling="avg"):
         """Builder of the default network for samples of ``input_shape``.
@@ -658,15 +675,7 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         number of classes fails with a message rather than a shape error at
         predict.
         """
-        # Eval mode and no gradient: the probe moves no BatchNorm statistic and
-        # draws no dropout mask, so training is the same with or without it.
-        # A module given on a GPU stays there for the probe.
-        parameter = next(module.parameters(), None)
-        device = None if parameter is None else parameter.device
-        was_training = module.training
-        with torch.no_grad():
-            output = module.eval()(torch.as_tensor(X_probe, device=device))
-        module.train(was_training)
+        output = self._probe_output(module, X_probe)
         self._check_module_output(output, X_probe)
         logits = output[0] if isinstance(output, tuple) else output
         expected = (len(X_probe), len(self.classes_))

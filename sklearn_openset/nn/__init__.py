@@ -7,10 +7,12 @@ anchors and train them with the Class Anchor Clustering loss; the DHRNets
 (CROSR) add lateral latent codes and a decoder that reconstructs the input;
 the ANS parts
 are one-vs-rest binary heads with stacked weights and the synthesis of adaptive
-negative samples in feature space.
+negative samples in feature space; the LfOSA detector trains torchvision's
+ResNet-18 (:func:`cifar_resnet18`) or an MLP with
+:class:`TemperatureCrossEntropyLoss`.
 """
 
-from ._backbones import MLP, Classifier32
+from ._backbones import MLP, Classifier32, cifar_resnet18
 from ._cac import (
     AnchorDistance,
     CACLoss,
@@ -19,6 +21,7 @@ from ._cac import (
     class_anchors,
 )
 from ._dhrnet import DHRNet, DHRNetLoss, VectorDHRNet
+from ._lfosa import TemperatureCrossEntropyLoss
 from ._ovr import (
     OneVsRestHeads,
     OneVsRestNet,
@@ -36,8 +39,10 @@ __all__ = [
     "DHRNetLoss",
     "OneVsRestHeads",
     "OneVsRestNet",
+    "TemperatureCrossEntropyLoss",
     "VectorDHRNet",
     "cac_rejection_score",
+    "cifar_resnet18",
     "class_anchors",
     "project_to_shell",
     "synthesize_negatives",

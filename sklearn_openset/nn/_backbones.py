@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MLP", "Classifier32"]
+__all__ = ["MLP", "Classifier32", "cifar_resnet18"]
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -384,3 +384,47 @@ class Classifier32(nn.Module):
             One unnormalised score per output.
         """
         return self.head(self.forward_features(x))
+
+
+def cifar_resnet18(n_outputs, in_channels=3):
+    """torchvision's ResNet-18 with the CIFAR stem, for small images.
+
+    :func:`torchvision.models.resnet18` (random weights) with its first
+    convolution replaced by a 3x3 convolution of stride 1 and no max pooling
+    after it, the stem used on 32x32 images in the open-set and active
+    learning papers (ImageNet's 7x7 stride-2 convolution and pooling would
+    shrink a 32x32 image to 8x8 before the first block). The LfOSA paper's
+    detector and classifier are this network (Ning et al., CVPR 2022).
+
+    Parameters
+    ----------
+    n_outputs : int
+        Number of logits.
+    in_channels : int, default=3
+        Number of image channels (1 for MNIST).
+
+    Returns
+    -------
+    module : torchvision.models.ResNet
+        The network, mapping ``(n, in_channels, height, width)`` images to
+        ``(n, n_outputs)`` logits. Any size of at least 8x8 works (global
+        average pooling ends it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_openset.nn import cifar_resnet18
+    >>> net = cifar_resnet18(n_outputs=5, in_channels=1).eval()
+    >>> net(torch.randn(2, 1, 28, 28)).shape
+    torch.Size([2, 5])
+    """
+    from torchvision.models import resnet18
+
+    n_outputs = _check_positive_int(n_outputs, "n_outputs")
+    in_channels = _check_positive_int(in_channels, "in_channels")
+    network = resnet18(weights=None, num_classes=n_outputs)
+    network.conv1 = nn.Conv2d(
+        in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False
+    )
+    network.maxpool = nn.Identity()
+    return network
