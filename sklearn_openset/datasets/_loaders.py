@@ -453,10 +453,14 @@ def load_mnist(data_home=None):
         With the attributes:
 
         X_train : ndarray of shape (n_train, 28, 28), dtype uint8
-            60000 images from the IDX files, 5000 from the subset.
+            The training images: 60000 from the IDX files, 5000 from the
+            subset.
         y_train : ndarray of shape (n_train,), dtype int64
+            Their digits.
         X_test : ndarray of shape (10000, 28, 28), dtype uint8
+            The official test images.
         y_test : ndarray of shape (10000,), dtype int64
+            Their digits.
 
         Pixels are in 0..255; labels are the digits (stored as uint8, returned
         as int64 so that a negative ``open_label`` fits).
