@@ -51,6 +51,11 @@ from sklearn_openset.nn import MLP, Classifier32
 #: The repository root: commands and paths of the records are relative to it.
 ROOT = Path(__file__).resolve().parents[1]
 
+# The benchmark data: ``$SKLEARN_OPENSET_DATA`` when set, else ``../shared/data``
+# beside the checkout when it exists (the library itself never looks there).
+if (ROOT.parent / "shared" / "data").is_dir():
+    os.environ.setdefault("SKLEARN_OPENSET_DATA", str(ROOT.parent / "shared" / "data"))
+
 
 # -- run records ----------------------------------------------------------------
 def relative(path):

@@ -20,17 +20,19 @@ negatives it synthesizes around each training sentence.
 # A slice of CLINC150
 # -------------------
 #
-# :func:`~sklearn_openset.datasets.load_clinc150` reads the benchmark of the
-# open intent papers (150 intents plus out-of-scope requests). With
+# :func:`~sklearn_openset.datasets.fetch_clinc150` gives the benchmark of the
+# open intent papers (150 intents plus out-of-scope requests), read from the
+# data home (``$SKLEARN_OPENSET_DATA``, else ``~/sklearn_openset_data``) and
+# downloaded there first when it is missing (about 1.3 MB). With
 # ``known_ratio`` it makes their split: a random quarter of the intents is
 # known, every other intent and the out-of-scope requests form the open class
 # of the test set. To keep this example quick we keep 10 of the known intents
 # and a sample of 300 open test requests.
 import numpy as np
 
-from sklearn_openset.datasets import load_clinc150
+from sklearn_openset.datasets import fetch_clinc150
 
-data = load_clinc150(known_ratio=0.25, random_state=0)
+data = fetch_clinc150(known_ratio=0.25, random_state=0)
 known = data.known_classes[:10]
 
 rng = np.random.RandomState(0)

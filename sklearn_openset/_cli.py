@@ -54,7 +54,10 @@ def _parser():
     evaluate.add_argument(
         "--data-home",
         default=None,
-        help="folder with the benchmark data (default: $SKLEARN_OPENSET_DATA)",
+        help=(
+            "folder of the benchmark data, downloaded there when missing "
+            "(default: $SKLEARN_OPENSET_DATA, else ~/sklearn_openset_data)"
+        ),
     )
     evaluate.add_argument(
         "--output", default=None, help="also write every run as JSON to this file"
@@ -92,7 +95,7 @@ def main(argv=None):
             data_home=args.data_home,
             progress=not args.quiet,
         )
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # OSError: a missing or failed download
         print(f"sklearn-openset evaluate: error: {error}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - start

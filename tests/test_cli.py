@@ -1,4 +1,5 @@
 import json
+import socket
 import subprocess
 import sys
 
@@ -7,7 +8,11 @@ import pytest
 
 from sklearn_openset import MSPClassifier
 from sklearn_openset._cli import main
-from sklearn_openset.datasets import CAC_MNIST_KNOWN_CLASSES, load_digits_open_set
+from sklearn_openset.datasets import (
+    CAC_MNIST_KNOWN_CLASSES,
+    _fetchers,
+    load_digits_open_set,
+)
 from sklearn_openset.evaluation import (
     DATASETS,
     ESTIMATORS,
@@ -133,7 +138,7 @@ def test_bad_arguments_are_clear(capsys):
     assert "digits" in capsys.readouterr().out
 
 
-def test_mnist_protocol_reads_shared_data():
+def test_mnist_protocol_reads_the_data_home(mnist_home):
     (row,) = run_protocol(["msp"], "mnist", [0], progress=False)
     assert row["closed_accuracy"] > 0.9
     X_train, X_test, y_train, y_test = load_class_split_trial(
@@ -141,6 +146,19 @@ def test_mnist_protocol_reads_shared_data():
     )
     assert X_train.shape == (len(y_train), 1, 28, 28) and X_test.shape[0] == 10000
     assert set(y_train) == set(CAC_MNIST_KNOWN_CLASSES[0])
+
+
+def test_evaluate_reports_a_failed_download(capsys, tmp_path, monkeypatch):
+    # An empty data home: the mnist dataset downloads, here from a closed port.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setitem(_fetchers._BASE_URLS, "mnist", f"http://127.0.0.1:{port}/")
+    argv = ["evaluate", "--dataset", "mnist", "--data-home", str(tmp_path / "d")]
+    assert main([*argv, "--estimators", "msp", "--seeds", "0", "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert f"Could not download http://127.0.0.1:{port}/train-images" in error
+    assert not (tmp_path / "d").exists()
 
 
 def test_python_dash_m_entry_point():

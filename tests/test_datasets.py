@@ -1,6 +1,15 @@
 """Tests of sklearn_openset.datasets: known-class selection, splits, loaders."""
 
 import csv
+import functools
+import gzip
+import hashlib
+import http.server
+import io
+import re
+import shutil
+import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +23,10 @@ from sklearn_openset.datasets import (
     CAC_MNIST_KNOWN_CLASSES,
     DATA_HOME_ENV,
     DBPEDIA_CLASSES,
-    _loaders,
+    _fetchers,
+    fetch_clinc150,
+    fetch_dbpedia,
+    fetch_mnist,
     get_data_home,
     load_clinc150,
     load_dbpedia,
@@ -44,19 +56,7 @@ def global_recipe(labels, ratio, seed):
 
 
 @pytest.fixture(scope="module")
-def data_home():
-    """The data folder by the loaders' default resolution; skip if absent."""
-    try:
-        home = get_data_home()
-    except FileNotFoundError as exc:
-        pytest.skip(f"benchmark data not found: {exc}")
-    if not home.is_dir():
-        pytest.skip(f"benchmark data folder {home} does not exist")
-    return home
-
-
-@pytest.fixture(scope="module")
-def clinc_raw(data_home):
+def clinc_raw(clinc150_home):
     return load_clinc150()
 
 
@@ -352,26 +352,32 @@ def test_make_open_set_blobs_open_label_and_errors():
 
 def test_get_data_home_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv(DATA_HOME_ENV, raising=False)
-    dev = Path(sklearn_openset.__file__).resolve().parents[1].parent / "shared" / "data"
-    if dev.is_dir():
-        assert get_data_home() == dev
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert get_data_home() == tmp_path / "home" / "sklearn_openset_data"
+    assert not (tmp_path / "home").exists()  # not created
     assert get_data_home(tmp_path) == tmp_path
     assert get_data_home(str(tmp_path)) == tmp_path
+    assert get_data_home("~/data") == tmp_path / "home" / "data"
 
     monkeypatch.setenv(DATA_HOME_ENV, str(tmp_path / "env"))
     assert get_data_home() == tmp_path / "env"
     assert get_data_home(tmp_path) == tmp_path  # the argument wins
 
-    monkeypatch.delenv(DATA_HOME_ENV)
-    monkeypatch.setattr(_loaders, "_development_data_home", lambda: None)
-    with pytest.raises(FileNotFoundError, match="data_home.*" + DATA_HOME_ENV):
-        get_data_home()
+
+def test_library_never_looks_beside_the_checkout():
+    # The shared data is the tests' business (conftest.py), not the library's.
+    package = Path(sklearn_openset.__file__).resolve().parent
+    lookup = re.compile(r"""\.\./shared|["']shared["']""")
+    for path in package.rglob("*.py"):
+        assert not lookup.search(path.read_text()), path
 
 
 def test_loaders_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match=DATA_HOME_ENV):
+    with pytest.raises(FileNotFoundError, match="fetch_clinc150.*" + DATA_HOME_ENV):
         load_clinc150(tmp_path)
-    with pytest.raises(FileNotFoundError, match="mnist_train5k.npz"):
+    with pytest.raises(FileNotFoundError, match="fetch_dbpedia"):
+        load_dbpedia(tmp_path)
+    with pytest.raises(FileNotFoundError, match="mnist_train5k.npz.*fetch_mnist"):
         load_mnist(tmp_path)
 
 
@@ -412,10 +418,10 @@ def test_load_clinc150_small_copy_via_env(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------
-# the real data (found by the default resolution)
+# the real data (the data home that tests/conftest.py sets)
 
 
-def test_load_clinc150_raw(clinc_raw, data_home):
+def test_load_clinc150_raw(clinc_raw, clinc150_home):
     data = clinc_raw
     assert (len(data.text_train), len(data.text_dev), len(data.text_test)) == (
         15000,
@@ -431,7 +437,9 @@ def test_load_clinc150_raw(clinc_raw, data_home):
     pd = pytest.importorskip("pandas")
     for part in ("train", "dev", "test"):
         frame = pd.read_csv(
-            data_home / "clinc150" / f"{part}.tsv", sep="\t", keep_default_na=False
+            clinc150_home / "clinc150" / f"{part}.tsv",
+            sep="\t",
+            keep_default_na=False,
         )
         assert frame["text"].tolist() == data[f"text_{part}"]
         assert_array_equal(frame["label"].to_numpy(dtype=str), data[f"y_{part}"])
@@ -464,12 +472,15 @@ def test_load_clinc150_other_ratios(clinc_raw, ratio, n_known):
     assert_array_equal(data.known_classes, global_recipe(clinc_raw.y_train, ratio, 1))
 
 
-def test_load_mnist(data_home):
+def test_load_mnist(mnist_home):
     mnist = load_mnist()
-    assert mnist.X_train.shape == (5000, 28, 28) and mnist.X_train.dtype == np.uint8
+    n_train = len(mnist.y_train)  # the 5k subset, or the official IDX files
+    assert n_train in (5000, 60000)
+    assert mnist.X_train.shape == (n_train, 28, 28) and mnist.X_train.dtype == np.uint8
     assert mnist.X_test.shape == (10000, 28, 28) and mnist.X_test.dtype == np.uint8
-    assert mnist.y_train.shape == (5000,) and mnist.y_test.shape == (10000,)
-    assert_array_equal(np.bincount(mnist.y_train), [500] * 10)
+    assert mnist.y_train.dtype == np.int64 and mnist.y_test.shape == (10000,)
+    if n_train == 5000:
+        assert_array_equal(np.bincount(mnist.y_train), [500] * 10)
     assert_array_equal(np.unique(mnist.y_test), np.arange(10))
     y_open = relabel_open_set(mnist.y_test, CAC_MNIST_KNOWN_CLASSES[0])
     assert set(np.unique(y_open)) == {-1, 0, 1, 2, 4, 5, 9}
@@ -501,7 +512,7 @@ def test_load_digits_open_set_default_and_cac_trials():
 # load_dbpedia
 
 
-def test_load_dbpedia_raw(data_home):
+def test_load_dbpedia_raw(dbpedia_home):
     data = load_dbpedia()
     assert (len(data.text_train), len(data.text_dev), len(data.text_test)) == (
         12600,
@@ -516,7 +527,7 @@ def test_load_dbpedia_raw(data_home):
 
 
 @pytest.mark.parametrize("n_unknown", [4, 8, 10, None])
-def test_load_dbpedia_crosr_protocol(data_home, n_unknown):
+def test_load_dbpedia_crosr_protocol(dbpedia_home, n_unknown):
     data = load_dbpedia(n_known_classes=4, n_unknown_classes=n_unknown, random_state=3)
     n_unknown = 10 if n_unknown is None else n_unknown
     order = np.random.RandomState(3).permutation(np.sort(DBPEDIA_CLASSES))
@@ -532,10 +543,260 @@ def test_load_dbpedia_crosr_protocol(data_home, n_unknown):
     assert set(smaller.unknown_classes) <= set(data.unknown_classes)
 
 
-def test_load_dbpedia_bad_counts(data_home):
+def test_load_dbpedia_bad_counts(dbpedia_home):
     with pytest.raises(ValueError, match="at most 2"):
         load_dbpedia(n_known_classes=12, n_unknown_classes=3)
     with pytest.raises(ValueError, match="needs n_known_classes"):
         load_dbpedia(n_unknown_classes=3)
     with pytest.raises(InvalidParameterError, match="n_known_classes"):
         load_dbpedia(n_known_classes=1)
+
+
+# --------------------------------------------------------------------------
+# fetchers, against an HTTP server on the loopback address
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; ``/cut/<path>`` announces the whole file, sends half."""
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        if not self.path.startswith("/cut/"):
+            return super().do_GET()
+        body = (Path(self.directory) / self.path[len("/cut/") :]).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.close_connection = True
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A folder served over HTTP on 127.0.0.1: ``(folder, base_url)``."""
+    for variable in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    root = tmp_path / "remote"
+    root.mkdir()
+    handler = functools.partial(_Handler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def _publish(root, name, files):
+    """Put ``files`` (file name -> bytes) in ``root/name``; their SHA-256 table."""
+    (root / name).mkdir()
+    for file_name, content in files.items():
+        (root / name / file_name).write_bytes(content)
+    return {key: hashlib.sha256(value).hexdigest() for key, value in files.items()}
+
+
+CLINC_FILES = {
+    "train.tsv": (
+        b"text\tlabel\nbook a flight\tbook_flight\nwhat is my balance\tbalance\n"
+        b"fly me to rome\tbook_flight\nmoney left\tbalance\nsing\tsong\n"
+    ),
+    "dev.tsv": b"text\tlabel\nplane to oslo\tbook_flight\n",
+    "test.tsv": b'text\tlabel\nmy balance\tbalance\n"a ""quote"""\toos\n',
+}
+
+
+@pytest.fixture
+def remote_clinc(server, monkeypatch):
+    """Small CLINC150 files on the server, the fetcher pointed at them."""
+    root, url = server
+    table = _publish(root, "clinc150", CLINC_FILES)
+    monkeypatch.setitem(_fetchers._BASE_URLS, "clinc150", url + "clinc150/")
+    monkeypatch.setitem(_fetchers._SHA256, "clinc150", table)
+    return root, url
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*"))
+
+
+def test_fetch_clinc150_downloads_checks_and_loads(remote_clinc, tmp_path):
+    root, _ = remote_clinc
+    home = tmp_path / "home" / "data"  # created by the fetcher
+    data = fetch_clinc150(home, known_ratio=0.5, random_state=0)
+    assert _files(home) == ["clinc150", *(f"clinc150/{n}" for n in sorted(CLINC_FILES))]
+    for name, content in CLINC_FILES.items():
+        assert (home / "clinc150" / name).read_bytes() == content
+    expected = load_clinc150(home, known_ratio=0.5, random_state=0)
+    assert data.keys() == expected.keys()
+    for key in data:
+        assert_array_equal(np.asarray(data[key]), np.asarray(expected[key]))
+    assert data.text_test[1] == 'a "quote"'
+
+    # Files in place are read, not downloaded again.
+    for path in (root / "clinc150").iterdir():
+        path.unlink()
+    again = fetch_clinc150(home, download_if_missing=False)
+    assert len(again.text_train) == 5
+    # The environment variable names the data home as for the loaders.
+    assert len(fetch_clinc150(str(home)).y_test) == 2
+
+
+@pytest.mark.parametrize("bad", ["train.tsv", "test.tsv"])
+def test_fetch_bad_checksum(remote_clinc, tmp_path, monkeypatch, bad):
+    _, url = remote_clinc
+    monkeypatch.setitem(_fetchers._SHA256["clinc150"], bad, "0" * 64)
+    actual = hashlib.sha256(CLINC_FILES[bad]).hexdigest()
+    home = tmp_path / "home"
+    with pytest.raises(OSError, match=f"{url}clinc150/{bad}.*{actual}.*{'0' * 64}"):
+        fetch_clinc150(home)
+    if bad == "train.tsv":  # the first download: nothing is left behind
+        assert not home.exists()
+    else:  # the checked files stay, the bad one is gone
+        assert _files(home) == ["clinc150", "clinc150/dev.tsv", "clinc150/train.tsv"]
+
+
+def test_fetch_truncated_download(remote_clinc, tmp_path, monkeypatch):
+    _, url = remote_clinc
+    monkeypatch.setitem(_fetchers._BASE_URLS, "clinc150", url + "cut/clinc150/")
+    home = tmp_path / "home"
+    home.mkdir()
+    with pytest.raises(OSError, match=f"Incomplete download of {url}cut/clinc150/"):
+        fetch_clinc150(home)
+    assert _files(home) == []
+
+
+def test_fetch_http_error(remote_clinc, tmp_path, monkeypatch):
+    _, url = remote_clinc
+    monkeypatch.setitem(_fetchers._BASE_URLS, "clinc150", url + "nowhere/")
+    with pytest.raises(OSError, match=f"{url}nowhere/train.tsv: HTTP error 404"):
+        fetch_clinc150(tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
+def test_fetch_no_network(tmp_path, monkeypatch):
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    monkeypatch.setitem(_fetchers._BASE_URLS, "dbpedia", url)
+    with pytest.raises(OSError, match=f"Could not download {url}train.tsv.*network"):
+        fetch_dbpedia(tmp_path)
+    assert _files(tmp_path) == []
+
+
+def test_fetch_interrupted(tmp_path, monkeypatch):
+    # Ctrl-C in the middle of a download leaves no temporary file.
+    class Response(io.BytesIO):
+        def __init__(self, body):
+            super().__init__(body)
+            self.headers = {"Content-Length": str(len(body))}
+
+        def read(self, size=-1):
+            if self.tell():
+                raise KeyboardInterrupt
+            return super().read(10)
+
+    monkeypatch.setattr(
+        _fetchers.urllib.request, "urlopen", lambda url, timeout: Response(b"x" * 100)
+    )
+    (tmp_path / "clinc150").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        fetch_clinc150(tmp_path)
+    assert _files(tmp_path) == ["clinc150"]
+
+
+def test_fetch_without_download(tmp_path):
+    for fetch in (fetch_clinc150, fetch_dbpedia, fetch_mnist):
+        with pytest.raises(FileNotFoundError, match="download_if_missing=False"):
+            fetch(tmp_path / "home", download_if_missing=False)
+    with pytest.raises(FileNotFoundError, match=r"fetch_mnist\(data_home=...\)"):
+        fetch_mnist(tmp_path / "home", download_if_missing=False)
+    assert _files(tmp_path) == []
+    with pytest.raises(InvalidParameterError, match="download_if_missing"):
+        fetch_mnist(tmp_path, download_if_missing="no")
+    with pytest.raises(InvalidParameterError, match="known_ratio"):
+        fetch_clinc150(tmp_path, known_ratio=2)
+
+
+def _idx(array):
+    """``array`` (uint8) as a gzipped IDX file."""
+    header = bytes([0, 0, 8, array.ndim])
+    header += b"".join(n.to_bytes(4, "big") for n in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def test_fetch_mnist_idx_files(server, tmp_path, monkeypatch):
+    root, url = server
+    rng = np.random.RandomState(0)
+    X_train, X_test = (
+        rng.randint(256, size=(30, 28, 28)),
+        rng.randint(256, size=(20, 28, 28)),
+    )
+    y_train, y_test = np.arange(30) % 10, np.arange(20) % 10
+    table = _publish(
+        root,
+        "mnist",
+        {
+            "train-images-idx3-ubyte.gz": _idx(X_train),
+            "train-labels-idx1-ubyte.gz": _idx(y_train),
+            "t10k-images-idx3-ubyte.gz": _idx(X_test),
+            "t10k-labels-idx1-ubyte.gz": _idx(y_test),
+        },
+    )
+    assert table.keys() == _fetchers._SHA256["mnist"].keys()
+    monkeypatch.setitem(_fetchers._BASE_URLS, "mnist", url + "mnist/")
+    monkeypatch.setitem(_fetchers._SHA256, "mnist", table)
+
+    mnist = fetch_mnist(tmp_path)
+    for key, expected in zip(
+        ["X_train", "y_train", "X_test", "y_test"], [X_train, y_train, X_test, y_test]
+    ):
+        assert_array_equal(mnist[key], expected)
+    assert mnist.X_train.dtype == np.uint8 and mnist.y_train.dtype == np.int64
+    assert mnist.X_train.flags.writeable
+    assert_array_equal(load_mnist(tmp_path).X_test, X_test)
+
+    # A damaged IDX file is a clear error.
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(_idx(X_test))
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz: not an IDX"):
+        load_mnist(tmp_path)
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(_idx(y_test)[:-3])
+    with pytest.raises((ValueError, EOFError)):
+        load_mnist(tmp_path)
+
+
+def test_fetch_mnist_reads_the_offline_subset(tmp_path, monkeypatch):
+    # A data home with the npz subset is read as it is: no download.
+    monkeypatch.setitem(_fetchers._BASE_URLS, "mnist", "http://127.0.0.1:9/")
+    (tmp_path / "mnist").mkdir()
+    for part, n in (("train5k", 5), ("test10k", 3)):
+        np.savez(
+            tmp_path / "mnist" / f"mnist_{part}.npz",
+            x=np.zeros((n, 28, 28), np.uint8),
+            y=np.arange(n, dtype=np.uint8),
+        )
+    mnist = fetch_mnist(tmp_path)
+    assert mnist.X_train.shape == (5, 28, 28) and mnist.y_test.dtype == np.int64
+
+
+@pytest.mark.parametrize("name", ["clinc150", "dbpedia"])
+def test_fetch_checksums_are_those_of_the_benchmark_files(
+    name, server, tmp_path, monkeypatch, request
+):
+    # The real checksum table against copies of the benchmark files.
+    home = request.getfixturevalue(f"{name}_home")
+    root, url = server
+    shutil.copytree(home / name, root / name)
+    monkeypatch.setitem(_fetchers._BASE_URLS, name, url + name + "/")
+    fetch = {"clinc150": fetch_clinc150, "dbpedia": fetch_dbpedia}[name]
+    data = fetch(tmp_path)
+    assert len(data.text_train) == {"clinc150": 15000, "dbpedia": 12600}[name]
+    for file_name in ("train.tsv", "dev.tsv", "test.tsv"):
+        assert (tmp_path / name / file_name).read_bytes() == (
+            home / name / file_name
+        ).read_bytes()

@@ -364,7 +364,7 @@ def test_clinc150_protocol_caches_its_embeddings(
     texts, y = data
     known = sorted(set(y))[:2]
 
-    def load_clinc150(data_home=None, *, known_ratio=None, random_state=None):
+    def fetch_clinc150(data_home=None, *, known_ratio=None, random_state=None):
         return Bunch(
             text_train=texts,
             y_train=y,
@@ -373,7 +373,7 @@ def test_clinc150_protocol_caches_its_embeddings(
             known_classes=np.array(known),
         )
 
-    monkeypatch.setattr(datasets, "load_clinc150", load_clinc150)
+    monkeypatch.setattr(datasets, "fetch_clinc150", fetch_clinc150)
     monkeypatch.setattr(feature_extraction, "default_model_path", lambda: tiny_model)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
     assert get_cache_home() == tmp_path / "env"

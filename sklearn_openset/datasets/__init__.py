@@ -3,9 +3,12 @@
 The splits follow the papers' protocols: known classes drawn at a ratio with a
 seed (:func:`select_known_classes`), the unknown classes removed from training
 and their test labels mapped to ``open_label`` (:func:`make_open_set_split`).
-The loaders read local files and never download.
+The ``load_*`` functions read the benchmark files in the data home
+(:func:`get_data_home`) and never download; the ``fetch_*`` functions download
+the missing files from the data sets' public sources (checksummed) first.
 """
 
+from ._fetchers import fetch_clinc150, fetch_dbpedia, fetch_mnist
 from ._loaders import (
     DATA_HOME_ENV,
     DBPEDIA_CLASSES,
@@ -27,6 +30,9 @@ __all__ = [
     "CAC_MNIST_KNOWN_CLASSES",
     "DATA_HOME_ENV",
     "DBPEDIA_CLASSES",
+    "fetch_clinc150",
+    "fetch_dbpedia",
+    "fetch_mnist",
     "get_data_home",
     "load_clinc150",
     "load_dbpedia",

@@ -1,6 +1,8 @@
-"""Loaders of the benchmark data, read from a local folder (never downloaded)."""
+"""Loaders of the benchmark data, read from a local folder (the data home)."""
 
 import csv
+import gzip
+import math
 import os
 from numbers import Integral
 from pathlib import Path
@@ -52,11 +54,21 @@ DBPEDIA_CLASSES = (
 )
 
 
-def _development_data_home():
-    """``<repo>/../shared/data`` for a checkout at ``<repo>``, or None."""
-    repo = Path(__file__).resolve().parents[2]
-    candidate = repo.parent / "shared" / "data"
-    return candidate if candidate.is_dir() else None
+#: The files of each data set in ``<data_home>/<name>/``: one tuple of file
+#: names per layout the loader reads, the first the one the fetchers download.
+_LAYOUTS = {
+    "clinc150": (("train.tsv", "dev.tsv", "test.tsv"),),
+    "dbpedia": (("train.tsv", "dev.tsv", "test.tsv"),),
+    "mnist": (
+        (
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ),
+        ("mnist_train5k.npz", "mnist_test10k.npz"),
+    ),
+}
 
 
 @validate_params(
@@ -70,11 +82,12 @@ def get_data_home(data_home=None):
 
     1. ``data_home``, when given;
     2. the environment variable ``SKLEARN_OPENSET_DATA``, when set;
-    3. ``<repo>/../shared/data`` when the package runs from a development
-       checkout at ``<repo>`` and that folder exists.
+    3. ``~/sklearn_openset_data``.
 
-    Nothing is downloaded: the folder must hold the files that each loader
-    names (``clinc150/``, ``mnist/``).
+    Each data set lies in a subfolder of its name (``clinc150/``,
+    ``dbpedia/``, ``mnist/``). The ``load_*`` functions read the files found
+    there; the ``fetch_*`` functions download them there first when they are
+    missing. The folder is not created here (the fetchers create it).
 
     Parameters
     ----------
@@ -86,44 +99,44 @@ def get_data_home(data_home=None):
     data_home : pathlib.Path
         The data folder.
 
-    Raises
-    ------
-    FileNotFoundError
-        If no folder is given, the variable is unset and no development data
-        folder exists.
-
     Examples
     --------
     >>> from sklearn_openset.datasets import get_data_home
     >>> get_data_home("~/openset-data").name
     'openset-data'
     """
-    if data_home is not None:
-        return Path(data_home).expanduser()
-    from_env = os.environ.get(DATA_HOME_ENV)
-    if from_env:
-        return Path(from_env).expanduser()
-    development = _development_data_home()
-    if development is not None:
-        return development
-    raise FileNotFoundError(
-        "No data folder found. Pass data_home=<folder> to the loader or set the "
-        f"environment variable {DATA_HOME_ENV} to the folder that holds "
-        "clinc150/ and mnist/ (nothing is downloaded)."
+    if data_home is None:
+        data_home = os.environ.get(DATA_HOME_ENV) or "~/sklearn_openset_data"
+    return Path(data_home).expanduser()
+
+
+def _local_files(data_home, name):
+    """Paths of the first complete layout of ``name`` in ``data_home``, or None."""
+    folder = get_data_home(data_home) / name
+    for layout in _LAYOUTS[name]:
+        paths = [folder / file_name for file_name in layout]
+        if all(path.is_file() for path in paths):
+            return paths
+    return None
+
+
+def _missing_data_message(data_home, name):
+    """How to get the files of ``name`` that are not in ``data_home``."""
+    folder = get_data_home(data_home) / name
+    layouts = " or ".join(", ".join(layout) for layout in _LAYOUTS[name])
+    return (
+        f"The {name} files are not in {folder} (expected {layouts}). Download "
+        f"them with sklearn_openset.datasets.fetch_{name}(data_home=...), or "
+        f"point data_home (or the environment variable {DATA_HOME_ENV}) to a "
+        f"folder that holds {name}/."
     )
 
 
-def _data_files(data_home, subfolder, names):
-    """Paths of ``names`` in ``<data_home>/<subfolder>``, checked to exist."""
-    folder = get_data_home(data_home) / subfolder
-    paths = [folder / name for name in names]
-    missing = [str(path) for path in paths if not path.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"Missing data file(s) {missing}. Point data_home (or the environment "
-            f"variable {DATA_HOME_ENV}) to the folder that holds {subfolder}/ "
-            "(nothing is downloaded)."
-        )
+def _data_files(data_home, name):
+    """Paths of the files of ``name`` in ``data_home``, checked to exist."""
+    paths = _local_files(data_home, name)
+    if paths is None:
+        raise FileNotFoundError(_missing_data_message(data_home, name))
     return paths
 
 
@@ -151,16 +164,16 @@ def _keep(texts, mask):
     return [text for text, keep in zip(texts, mask) if keep]
 
 
-@validate_params(
-    {
-        "data_home": [str, os.PathLike, None],
-        "n_known_classes": [Interval(Integral, 2, 13, closed="both"), None],
-        "n_unknown_classes": [Interval(Integral, 1, 12, closed="both"), None],
-        "random_state": ["random_state"],
-        "open_label": _OPEN_LABEL,
-    },
-    prefer_skip_nested_validation=True,
-)
+_DBPEDIA_PARAMETERS = {
+    "data_home": [str, os.PathLike, None],
+    "n_known_classes": [Interval(Integral, 2, 13, closed="both"), None],
+    "n_unknown_classes": [Interval(Integral, 1, 12, closed="both"), None],
+    "random_state": ["random_state"],
+    "open_label": _OPEN_LABEL,
+}
+
+
+@validate_params(_DBPEDIA_PARAMETERS, prefer_skip_nested_validation=True)
 def load_dbpedia(
     data_home=None,
     *,
@@ -219,6 +232,15 @@ def load_dbpedia(
             The sorted known and unknown classes (all 14 and none without
             ``n_known_classes``).
 
+    Raises
+    ------
+    FileNotFoundError
+        When a file is missing; the message says how to get it.
+
+    See Also
+    --------
+    fetch_dbpedia : Download the files first when they are missing.
+
     Examples
     --------
     >>> from sklearn_openset.datasets import load_dbpedia
@@ -228,7 +250,7 @@ def load_dbpedia(
     >>> int((data.y_test == -1).sum())
     400
     """
-    paths = _data_files(data_home, "dbpedia", ["train.tsv", "dev.tsv", "test.tsv"])
+    paths = _data_files(data_home, "dbpedia")
     names = np.asarray(DBPEDIA_CLASSES)
     parts = []
     for path in paths:
@@ -273,15 +295,15 @@ def load_dbpedia(
     )
 
 
-@validate_params(
-    {
-        "data_home": [str, os.PathLike, None],
-        "known_ratio": [_RATIO, None],
-        "random_state": ["random_state"],
-        "open_label": _OPEN_LABEL,
-    },
-    prefer_skip_nested_validation=True,
-)
+_CLINC150_PARAMETERS = {
+    "data_home": [str, os.PathLike, None],
+    "known_ratio": [_RATIO, None],
+    "random_state": ["random_state"],
+    "open_label": _OPEN_LABEL,
+}
+
+
+@validate_params(_CLINC150_PARAMETERS, prefer_skip_nested_validation=True)
 def load_clinc150(
     data_home=None, *, known_ratio=None, random_state=None, open_label=-1
 ):
@@ -329,6 +351,15 @@ def load_clinc150(
         known_classes : ndarray of str
             The sorted known intents; all 150 without ``known_ratio``.
 
+    Raises
+    ------
+    FileNotFoundError
+        When a file is missing; the message says how to get it.
+
+    See Also
+    --------
+    fetch_clinc150 : Download the files first when they are missing.
+
     Examples
     --------
     >>> from sklearn_openset.datasets import load_clinc150
@@ -338,7 +369,7 @@ def load_clinc150(
     >>> int((data.y_test == -1).sum())
     3450
     """
-    paths = _data_files(data_home, "clinc150", ["train.tsv", "dev.tsv", "test.tsv"])
+    paths = _data_files(data_home, "clinc150")
     (text_train, y_train), (text_dev, y_dev), (text_test, y_test) = map(
         _read_tsv, paths
     )
@@ -365,16 +396,50 @@ def load_clinc150(
     )
 
 
+def _read_idx(path, ndim):
+    """The uint8 array of a gzipped IDX file (LeCun's MNIST format)."""
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    header = 4 + 4 * ndim
+    magic = int.from_bytes(data[:4], "big") if len(data) >= header else None
+    # 0x08: unsigned bytes; the last byte of the magic number: the dimensions.
+    if magic != 0x0800 + ndim:
+        raise ValueError(
+            f"{path}: not an IDX file of unsigned bytes with {ndim} "
+            "dimension(s); delete it and fetch it again (fetch_mnist)."
+        )
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
+    values = np.frombuffer(data, dtype=np.uint8, offset=header)
+    if values.size != math.prod(shape):
+        raise ValueError(
+            f"{path}: the header announces {shape} values, the file holds "
+            f"{values.size}; delete it and fetch it again (fetch_mnist)."
+        )
+    return values.reshape(shape).copy()
+
+
 @validate_params(
     {"data_home": [str, os.PathLike, None]},
     prefer_skip_nested_validation=True,
 )
 def load_mnist(data_home=None):
-    """Load the offline MNIST subset: 5000 training and 10000 test images.
+    """Load MNIST from the data home: the official files or the offline subset.
 
-    Reads ``mnist/mnist_train5k.npz`` (500 images per digit, disjoint from the
-    test set) and ``mnist/mnist_test10k.npz`` (the official test set), each
-    with the keys ``x`` and ``y``. For the CAC protocol, split the digits with
+    Reads ``<data_home>/mnist/``, in this order:
+
+    1. the four official IDX files (``train-images-idx3-ubyte.gz``,
+       ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``,
+       ``t10k-labels-idx1-ubyte.gz``), which :func:`fetch_mnist` downloads:
+       the 60000 training and 10000 test images;
+    2. otherwise the offline subset ``mnist_train5k.npz`` (500 images per
+       digit, disjoint from the test set) and ``mnist_test10k.npz`` (the
+       official test set), each with the keys ``x`` and ``y``: 5000 training
+       and 10000 test images.
+
+    Nothing is downloaded; :func:`fetch_mnist` downloads the IDX files when
+    neither layout is there. For the CAC protocol, split the digits with
     :data:`CAC_MNIST_KNOWN_CLASSES` and :func:`relabel_open_set`.
 
     Parameters
@@ -387,23 +452,46 @@ def load_mnist(data_home=None):
     data : :class:`~sklearn.utils.Bunch`
         With the attributes:
 
-        X_train : ndarray of shape (5000, 28, 28), dtype uint8
-        y_train : ndarray of shape (5000,), dtype int64
+        X_train : ndarray of shape (n_train, 28, 28), dtype uint8
+            The training images: 60000 from the IDX files, 5000 from the
+            subset.
+        y_train : ndarray of shape (n_train,), dtype int64
+            Their digits.
         X_test : ndarray of shape (10000, 28, 28), dtype uint8
+            The official test images.
         y_test : ndarray of shape (10000,), dtype int64
+            Their digits.
 
         Pixels are in 0..255; labels are the digits (stored as uint8, returned
         as int64 so that a negative ``open_label`` fits).
 
+    Raises
+    ------
+    FileNotFoundError
+        When ``mnist/`` holds neither layout; the message says how to get it.
+
+    See Also
+    --------
+    fetch_mnist : Download the IDX files first when they are missing.
+
     Examples
     --------
     >>> from sklearn_openset.datasets import load_mnist
-    >>> mnist = load_mnist()
-    >>> mnist.X_train.shape, mnist.X_test.shape
+    >>> mnist = load_mnist()  # doctest: +SKIP
+    >>> mnist.X_train.shape, mnist.X_test.shape  # doctest: +SKIP
     ((5000, 28, 28), (10000, 28, 28))
     """
-    paths = _data_files(data_home, "mnist", ["mnist_train5k.npz", "mnist_test10k.npz"])
+    paths = _data_files(data_home, "mnist")
     data = Bunch()
+    if len(paths) == 4:  # the IDX files
+        for part, (images, labels) in zip(("train", "test"), (paths[:2], paths[2:])):
+            data[f"X_{part}"] = _read_idx(images, 3)
+            data[f"y_{part}"] = _read_idx(labels, 1).astype(np.int64)
+            if len(data[f"X_{part}"]) != len(data[f"y_{part}"]):
+                raise ValueError(
+                    f"{images} and {labels} hold different numbers of samples."
+                )
+        return data
     for part, path in zip(("train", "test"), paths):
         with np.load(path, allow_pickle=False) as npz:
             data[f"X_{part}"] = npz["x"]

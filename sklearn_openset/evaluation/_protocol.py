@@ -16,8 +16,8 @@ import numpy as np
 
 from ..datasets import (
     CAC_MNIST_KNOWN_CLASSES,
+    fetch_mnist,
     load_digits_open_set,
-    load_mnist,
     make_open_set_blobs,
     relabel_open_set,
 )
@@ -150,7 +150,10 @@ def _default_datasets():
         ),
         "mnist": (
             _load_mnist,
-            "MNIST 5k train / 10k test, CAC paper's 6/4 known lists",
+            (
+                "MNIST (the data home's 5k subset, else the official 60k, "
+                "downloaded) / 10k test, CAC paper's 6/4 known lists"
+            ),
         ),
         "blobs": (_load_blobs, "synthetic Gaussian blobs, 3 known / 2 unknown"),
         "clinc150": (
@@ -238,7 +241,10 @@ def load_class_split_trial(
     """One trial of the CAC paper's class-split protocol: 6 known / 4 unknown digits.
 
     The known digits are ``CAC_MNIST_KNOWN_CLASSES[trial]``. ``"mnist"``:
-    the known digits of the 5k training subset, the whole 10k test set.
+    the known digits of the training images of
+    :func:`~sklearn_openset.datasets.fetch_mnist` (the 5k subset when the data
+    home holds it, else the official 60k images, downloaded when missing),
+    the whole 10k test set.
     ``"digits"``: scikit-learn's digits split 70/30, stratified, with
     ``random_state=trial``. Pixels are scaled to [0, 1].
 
@@ -253,7 +259,8 @@ def load_class_split_trial(
     dtype : numpy dtype, default=np.float64
         Of the pixels (``float32`` for torch modules).
     data_home : str or path-like, default=None
-        Where MNIST lies; see :func:`~sklearn_openset.datasets.get_data_home`.
+        Where MNIST lies or is downloaded to; see
+        :func:`~sklearn_openset.datasets.get_data_home`.
 
     Returns
     -------
@@ -262,7 +269,7 @@ def load_class_split_trial(
     """
     known = CAC_MNIST_KNOWN_CLASSES[trial]
     if dataset == "mnist":
-        mnist = load_mnist(data_home)
+        mnist = fetch_mnist(data_home)
         rows = np.isin(mnist.y_train, known)
         X_train = mnist.X_train[rows].astype(dtype) / 255.0
         X_test = mnist.X_test.astype(dtype) / 255.0
@@ -320,10 +327,10 @@ def _load_clinc150(seed, *, known_ratio=None, data_home=None):
 
     from .. import datasets, feature_extraction
 
-    split = datasets.load_clinc150(
+    split = datasets.fetch_clinc150(
         data_home, known_ratio=known_ratio or 0.5, random_state=seed
     )
-    raw = datasets.load_clinc150(data_home)
+    raw = datasets.fetch_clinc150(data_home)
     embed = joblib.Memory(get_cache_home(), verbose=0).cache(_frozen_embeddings)
     model_path = feature_extraction.default_model_path()
     X_train = embed(list(raw.text_train), model_path)
@@ -440,7 +447,9 @@ def run_protocol(
         protocol default.
     data_home : str or path, default=None
         Where the benchmark data lies (see
-        :func:`sklearn_openset.datasets.get_data_home`).
+        :func:`sklearn_openset.datasets.get_data_home`); the ``mnist`` and
+        ``clinc150`` datasets download their files there when they are
+        missing (``fetch_mnist``, ``fetch_clinc150``).
     progress : bool, default=True
         Print one line per run to standard error.
 
