@@ -268,9 +268,15 @@ class OpenSetScoreSampler(BaseOpenSetQueryStrategy):
         :class:`~sklearn_openset.CACClassifier` or
         :class:`~sklearn_openset.ANSOneVsRestClassifier`. ``None``:
         :class:`~sklearn_openset.OpenMaxClassifier` over the
-        ``StandardScaler`` and ``LogisticRegression`` pipeline (it fits a
-        Weibull tail per class, so it needs at least 2 correctly classified
-        labeled samples of each class).
+        ``StandardScaler`` and ``LogisticRegression`` pipeline, with
+        ``known_score="logsumexp"`` (it fits a Weibull tail per class, so it
+        needs at least 2 correctly classified labeled samples of each class).
+        Not OpenMax's default ``known_score="probability"``: with Weibull
+        tails fitted on the few labels of an annotation campaign, one minus
+        the unknown probability is close to 0 for most of the pool, and
+        ranking by it queried fewer known samples than random sampling on
+        the CLINC150 pools (``benchmarks/lfosa/results_pools.md``, row
+        ``openmax-probability``).
     classes : array-like or None, default=None
         The known classes; ``None``: those labeled in ``y``.
     random_state : int, RandomState or None, default=None
@@ -333,7 +339,9 @@ class OpenSetScoreSampler(BaseOpenSetQueryStrategy):
         if self.estimator is None:
             from .._openmax import OpenMaxClassifier
 
-            estimator = OpenMaxClassifier(_default_classifier())
+            estimator = OpenMaxClassifier(
+                _default_classifier(), known_score="logsumexp"
+            )
         else:
             estimator = self.estimator
         self.estimator_ = clone(estimator)
