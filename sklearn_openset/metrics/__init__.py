@@ -1,7 +1,9 @@
 """Open-set metrics and scorers.
 
 Every label that is ``open_label`` or is not among the known labels counts as
-the open class.
+the open class. The displays (scikit-learn's ``from_estimator`` /
+``from_predictions`` style, matplotlib needed) plot the scores, the ROC of
+the unknown score and the per-class F1.
 """
 
 from ._classification import (
@@ -10,6 +12,7 @@ from ._classification import (
     open_set_f1_score,
     unknown_roc_auc_score,
 )
+from ._plot import OpenSetF1Display, ScoreDistributionDisplay, UnknownRocCurveDisplay
 from ._scorer import (
     closed_set_accuracy_scorer,
     make_open_set_scorer,
@@ -19,6 +22,9 @@ from ._scorer import (
 )
 
 __all__ = [
+    "OpenSetF1Display",
+    "ScoreDistributionDisplay",
+    "UnknownRocCurveDisplay",
     "closed_set_accuracy_score",
     "closed_set_accuracy_scorer",
     "make_open_set_scorer",

@@ -96,7 +96,14 @@ def _tidy(y, is_str=None):
 
 
 def _check_open_set_targets(
-    y_true, y_pred, labels, open_label, *, pred_name="y_pred", pred_is_labels=True
+    y_true,
+    y_pred,
+    labels,
+    open_label,
+    *,
+    pred_name="y_pred",
+    pred_is_labels=True,
+    return_known=False,
 ):
     """Validate the labels given to a metric and encode them.
 
@@ -112,8 +119,9 @@ def _check_open_set_targets(
         The same for ``y_pred``; only when ``pred_is_labels`` (otherwise
         ``y_pred``, named ``pred_name`` in messages, holds scores and is only
         checked for its length, and ``C`` may be 0).
-    n_known : int
-        C, the number of known classes.
+    n_known : int or ndarray
+        C, the number of known classes; with ``return_known``, the sorted
+        known classes themselves.
     """
     arrays = {"y_true": _as_labels(y_true)}
     arrays[pred_name] = (
@@ -169,7 +177,7 @@ def _check_open_set_targets(
         for name, y in arrays.items()
         if name != "labels"
     ]
-    return (*codes, known.shape[0])
+    return (*codes, known if return_known else known.shape[0])
 
 
 _LABELS_PARAMS = {
@@ -178,6 +186,21 @@ _LABELS_PARAMS = {
     "labels": ["array-like", None],
     "open_label": "no_validation",
 }
+
+
+def _per_class_f1(y_true, y_pred, labels, open_label):
+    """``(known_classes, f1)``: the F1 of each known class, then of the open class."""
+    true_codes, pred_codes, known = _check_open_set_targets(
+        y_true, y_pred, labels, open_label, return_known=True
+    )
+    per_class = f1_score(
+        true_codes,
+        pred_codes,
+        labels=np.arange(len(known) + 1),
+        average=None,
+        zero_division=0.0,
+    )
+    return known, per_class
 
 
 @validate_params(
@@ -250,16 +273,8 @@ def open_set_f1_score(y_true, y_pred, *, labels=None, open_label=-1, average="ma
     >>> round(open_set_f1_score(y_true, y_pred, average="open"), 4)
     0.6667
     """
-    true_codes, pred_codes, n_known = _check_open_set_targets(
-        y_true, y_pred, labels, open_label
-    )
-    per_class = f1_score(
-        true_codes,
-        pred_codes,
-        labels=np.arange(n_known + 1),
-        average=None,
-        zero_division=0.0,
-    )
+    _, per_class = _per_class_f1(y_true, y_pred, labels, open_label)
+    n_known = len(per_class) - 1
     if average == "known":
         return float(np.mean(per_class[:n_known]))
     if average == "open":
