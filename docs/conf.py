@@ -4,11 +4,13 @@ Build (warnings are errors, the gallery is executed)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Everything here works offline: no intersphinx inventory is fetched and the
-theme loads no remote asset at build time. The gallery reads the benchmark data
-of the data home: ``SKLEARN_OPENSET_DATA``, set here to ``../shared/data``
-beside the checkout when the variable is unset and that folder exists (CI's
-layout); elsewhere the CLINC150 example downloads its data
+Everything here works offline: no intersphinx inventory is fetched, the theme
+loads no remote asset at build time, and the built pages render their math
+without a network: MathJax is copied into the site by sphinx-mathjax-offline
+(``pip install -e ".[docs]"``) instead of being loaded from a CDN. The gallery
+reads the benchmark data of the data home: ``SKLEARN_OPENSET_DATA``, set here
+to ``../shared/data`` beside the checkout when the variable is unset and that
+folder exists (CI's layout); elsewhere the CLINC150 example downloads its data
 (``fetch_clinc150``) or fails with an error that names the URL.
 """
 
@@ -17,7 +19,6 @@ import inspect
 import os
 import re
 import sys
-import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -59,6 +60,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax 3 served from _static/mathjax of the built site (sets mathjax_path).
+    "sphinx-mathjax-offline",
     "sphinx.ext.doctest",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -78,23 +81,18 @@ pygments_style = "sphinx"
 
 # -- Generated tables of the API reference ------------------------------------
 
-# The estimators and the building blocks (nn, evt) are being added one by one;
-# their tables in api.rst are made from the modules' ``__all__``, so that they
-# list exactly what the package exports: a name that does not exist would
-# break the -W build, a missing one would leave the reference stale. Each
-# table is written next to api.rst as ``_api_<module>.rst`` and included by
-# it; docs/.gitignore keeps these files out of git and exclude_patterns keeps
-# them from being pages of their own.
+# The tables of the estimators, of the building blocks (nn, evt) and of the
+# feature extractors in api.rst, and the methods table of index.rst, are made
+# from the modules' ``__all__``, so that they list exactly what the package
+# exports: a name that does not exist would break the -W build, a missing one
+# would leave the reference stale. Each table is written next to api.rst as
+# ``_api_<name>.rst`` and included; docs/.gitignore keeps these files out of
+# git and exclude_patterns keeps them from being pages of their own.
 DOCS_DIR = Path(__file__).resolve().parent
 
-# The methods of DESIGN.md, announced until their estimator is exported.
-PLANNED_ESTIMATORS = {
-    "OpenMaxClassifier": "OpenMax",
-    "CACClassifier": "CAC",
-    "CROSRClassifier": "CROSR",
-    "ANSOneVsRestClassifier": "ANS",
-    "LfOSASampler": "LfOSA",
-}
+# The modules whose exported estimators are the library's methods (index.rst's
+# table): the classifiers, and the active-learning strategies once they exist.
+METHOD_MODULES = ("sklearn_openset", "sklearn_openset.active_learning")
 
 
 def _autosummary(module, names, template):
@@ -140,35 +138,103 @@ def _api_table(module_name, *, classes_only=False):
     return lines
 
 
-def _estimator_table():
-    lines = _api_table("sklearn_openset", classes_only=True)
-    planned = [
-        label
-        for name, label in PLANNED_ESTIMATORS.items()
-        if name not in sklearn_openset.__all__
+def _method_estimators():
+    """``(module name, class)`` of every exported estimator of METHOD_MODULES."""
+    import pkgutil
+
+    from numpydoc.docscrape import ClassDoc
+    from sklearn.base import BaseEstimator
+
+    # Subpackages of this checkout's package only (a module of the same name
+    # installed elsewhere is not one of its methods).
+    present = {"sklearn_openset"} | {
+        f"sklearn_openset.{info.name}"
+        for info in pkgutil.iter_modules(sklearn_openset.__path__)
+    }
+    found = {}
+    for module_name in METHOD_MODULES:
+        if module_name not in present:
+            continue
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            # A method is an estimator with a paper (References); the
+            # baselines and bases of a module are not rows of the table.
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseEstimator)
+                and ClassDoc(obj)["References"]
+            ):
+                found.setdefault(obj, module_name)
+    return [(module_name, cls) for cls, module_name in found.items()]
+
+
+def _short_authors(authors):
+    """``"Bendale & Boult"`` or ``"Miller et al."`` from a reference's authors."""
+    authors = authors.strip().rstrip(",")
+    if "et al." in authors:
+        return authors
+    names = [n for n in re.split(r",\s*|\s+and\s+", authors) if n]
+    surnames = [name.split()[-1] for name in names]
+    if len(surnames) <= 2:
+        return " & ".join(surnames)
+    return f"{surnames[0]} et al."
+
+
+def _paper(cls):
+    """The first reference of ``cls``'s docstring: authors, title, venue."""
+    from numpydoc.docscrape import ClassDoc
+
+    references = "\n".join(ClassDoc(cls)["References"])
+    first = re.split(r"\n\.\. \[", references)[0]
+    first = " ".join(re.sub(r"^\.\. \[[^]]*\]", "", first).split())
+    match = re.match(r'(?P<authors>[^"]*)"(?P<title>[^"]*)"(?P<rest>.*)', first)
+    if match is None:
+        return first
+    venue = re.sub(r"^\s*(\([^)]*\))?\s*,\s*", "", match["rest"])
+    venue = re.split(r"\.(?:\s|$)", venue)[0]
+    title = match["title"].rstrip(",")
+    return f"{_short_authors(match['authors'])}, *{title}*, {venue}"
+
+
+def _methods_table():
+    """index.rst's table: one row per method, from the estimators' docstrings."""
+    from numpydoc.docscrape import ClassDoc
+
+    lines = [
+        ".. Written by docs/conf.py from the estimators of "
+        + " and ".join(METHOD_MODULES)
+        + ".",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 25 45 30",
+        "",
+        "   * - method",
+        "     - what it does",
+        "     - paper",
     ]
-    if planned:
-        methods = ", ".join(planned[:-1]) + (" and " if len(planned) > 1 else "")
-        methods += planned[-1]
-        verb = "are" if len(planned) > 1 else "is"
-        note = (
-            f"{methods} {verb} on the way, each as its own estimator with the "
-            "same contract; they are listed here once released."
-        )
+    for module_name, cls in _method_estimators():
+        name = cls.__name__
+        short = re.sub(r"(OneVsRestClassifier|Classifier|Sampler)$", "", name)
+        summary = " ".join(ClassDoc(cls)["Summary"])
         lines += [
-            ".. note::",
-            "",
-            *textwrap.wrap(note, 76, initial_indent="   ", subsequent_indent="   "),
-            "",
+            f"   * - {short} (:class:`~{module_name}.{name}`)",
+            f"     - {summary}",
+            f"     - {_paper(cls)}",
         ]
-    return lines
+    return lines + [""]
 
 
 def _write_api_tables():
     tables = {
-        "sklearn_openset": _estimator_table(),
+        "sklearn_openset": _api_table("sklearn_openset", classes_only=True),
+        "sklearn_openset.feature_extraction": _api_table(
+            "sklearn_openset.feature_extraction"
+        ),
         "sklearn_openset.nn": _api_table("sklearn_openset.nn"),
         "sklearn_openset.evt": _api_table("sklearn_openset.evt"),
+        "methods": _methods_table(),
     }
     for module_name, lines in tables.items():
         text = "\n".join(lines)

@@ -35,11 +35,12 @@ openmax = OpenMaxClassifier(LogisticRegression(max_iter=1000), tail_size=20)
 openmax.fit(X_train, y_train)
 msp = MSPClassifier(LogisticRegression(max_iter=1000)).fit(X_train, y_train)
 
+# The metrics get the known classes as ``labels``: every other label of
+# ``y_test`` counts as unknown.
 for name, clf in [("OpenMax", openmax), ("MSP", msp)]:
-    print(
-        f"{name:8s} macro-F1 {open_set_f1_score(y_test, clf.predict(X_test)):.3f}  "
-        f"AUROC {unknown_roc_auc_score(y_test, clf.score_samples(X_test)):.3f}"
-    )
+    f1 = open_set_f1_score(y_test, clf.predict(X_test), labels=clf.classes_)
+    auroc = unknown_roc_auc_score(y_test, clf.score_samples(X_test))
+    print(f"{name:8s} macro-F1 {f1:.3f}  AUROC {auroc:.3f}")
 
 # %%
 # The unknown probability against the distance to the class mean
@@ -49,8 +50,8 @@ for name, clf in [("OpenMax", openmax), ("MSP", msp)]:
 # original code's metric) between its AV and the mean AV of its top class,
 # and plot it against OpenMax's unknown probability, the last column of
 # :meth:`~sklearn_openset.OpenMaxClassifier.predict_open_proba`. The dashed
-# curve is that class's Weibull CDF: the probability that the distance is an
-# extreme one.
+# curves are the Weibull CDFs of the known classes, one per class: the
+# probability that a distance to that class's mean is an extreme one.
 from scipy.spatial.distance import cdist
 
 av = openmax.estimator_.decision_function(X_test)
@@ -71,9 +72,15 @@ ax.scatter(
 )
 grid = np.linspace(0, distance.max(), 200)
 weibull = openmax.weibull_.w_score(np.repeat(grid[:, None], len(means), axis=1))
-ax.plot(
-    grid, weibull[:, 0], "k--", lw=1, label=f"Weibull CDF, class {openmax.classes_[0]}"
-)
+for k in range(len(means)):
+    ax.plot(
+        grid,
+        weibull[:, k],
+        "k--",
+        lw=0.8,
+        alpha=0.6,
+        label="Weibull CDF of each class" if k == 0 else None,
+    )
 ax.set_xlabel("eucos distance of the AV to the mean AV of the top class")
 ax.set_ylabel("OpenMax unknown probability")
 ax.legend(loc="upper left")

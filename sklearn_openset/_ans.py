@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier, _ArrayBatches
 from .nn import MLP, OneVsRestHeads, OneVsRestNet, synthesize_negatives
 from .nn._ovr import SYNTHESIS_MODES
+from .utils._docstring import Substitution
 
 __all__ = ["ANSOneVsRestClassifier"]
 
@@ -99,6 +100,7 @@ class _ANSNet(NeuralNet):
 
 
 # -- the estimator --------------------------------------------------------------
+@Substitution()
 class ANSOneVsRestClassifier(BaseDeepOpenSetClassifier):
     """Open-set classifier with one-vs-rest heads trained on adaptive negatives.
 
@@ -234,41 +236,37 @@ default="projection"
         samples of every class). Chosen on a validation split (see Notes):
         30 epochs gave heads that reject more unseen samples of their own
         class (validation macro-F1 1.6 points lower), at twice the time.
-    lr : float, default=1e-3
+    {lr}
     batch_size : int, default=16
         Samples of each class per training step: a step holds
         ``batch_size * n_classes`` samples, and each head's batched products
         have ``batch_size`` rows of positives (enough rows for efficient
         products whatever the number of classes). Prediction runs in chunks
         of ``batch_size * 64`` samples.
-    optimizer : {"sgd", "adam", "adamw"} or optimizer class, default="adam"
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-    inference_dtype : {"float32", "float64"} or None, default=None
-        Precision of inference (``predict``, ``score_samples``, ...). ``None``
-        runs the network in its own precision (float32): a sample's scores
-        then depend on the other samples of its batch only through float32
-        rounding (see :meth:`~sklearn_openset.base.BaseTorchEstimator._forward`).
-        ``"float64"`` runs a float64 copy: batch-independent to 1e-12, several
-        times slower for convolutions.
-    callbacks : list of skorch callbacks or None, default=None
-    verbose : int, default=0
-        Above 0, skorch prints the epoch table and a progress bar.
-    random_state : int, RandomState or None, default=None
-        Seeds the initialisation, the steps and the synthesis.
-    open_label : int or str, default=-1
-        Label predicted for rejected inputs.
+    {optimizer}
+    {device}
+    {inference_dtype}
+    {callbacks}
+        They can monitor the two terms of the loss, averaged per epoch:
+        ``train_ce_loss`` (the known-class classifier) and
+        ``train_open_loss`` (the heads).
+    {verbose}
+    {random_state}
+        It seeds the initialisation, the steps and the synthesis.
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
+    {classes_}
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is a
         :class:`~sklearn_openset.nn.OneVsRestNet` (``.classifier`` and
         ``.heads``).
     radius_ : ndarray of shape (n_classes,)
         The inner radius ``r_c`` of each class's shell.
-    threshold_ : float
-    n_features_in_ : int
+    {threshold_}
+    {input_shape_}
+    {n_features_in_}
 
     See Also
     --------

@@ -19,6 +19,7 @@ from skorch.utils import noop, to_tensor
 
 from .base import BaseDeepOpenSetClassifier, _ArrayBatches
 from .nn import CACLoss, CACNet, cac_rejection_score
+from .utils._docstring import Substitution
 
 __all__ = ["CACClassifier"]
 
@@ -54,6 +55,7 @@ def _step_lr_schedule(max_epochs):
     )
 
 
+@Substitution()
 class CACClassifier(BaseDeepOpenSetClassifier):
     """Open-set classifier trained with the Class Anchor Clustering loss.
 
@@ -133,43 +135,30 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         epochs or a smaller ``batch_size``. The default CNN costs about 30 ms
         per image and epoch on one CPU core: on a CPU, images may call for
         fewer epochs (or ``device="cuda"``).
-    lr : float, default=0.01
-        Initial learning rate (paper: 0.01).
-    batch_size : int, default=128
-        Mini-batch size (paper: 128); also the batch size of inference.
-    optimizer : {"sgd", "adam", "adamw"} or optimizer class, default="sgd"
-        ``"sgd"`` is SGD with momentum 0.9, as in the paper. The reference
+    {lr}
+        The initial one (paper: 0.01); see ``lr_schedule``.
+    {batch_size}
+        Paper: 128.
+    {optimizer}
+        The default is the paper's optimizer. The reference
         code also uses a weight decay of 5e-6 on MNIST; it is left out here
         (pass an optimizer class with it built in if you need it).
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-        Where the network is trained and run.
-    inference_dtype : {"float32", "float64"} or None, default=None
-        Precision of inference (``predict``, ``score_samples``, ...). ``None``
-        runs the network in its own precision (float32): a sample's scores
-        then depend on the other samples of its batch only through float32
-        rounding (see :meth:`~sklearn_openset.base.BaseTorchEstimator._forward`).
-        ``"float64"`` runs a float64 copy: batch-independent to 1e-12, several
-        times slower for convolutions.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (or ``(name, callback)`` pairs), run after
-        those that the method uses itself, so they can monitor
-        ``train_anchor_loss``, ``train_tuplet_loss`` and, with
-        ``validation_fraction``, ``valid_anchor_loss`` (e.g. an
-        ``EarlyStopping``; the weights kept are still those of the lowest
-        validation anchor loss).
-    verbose : int, default=0
-        Above 0, skorch prints the epoch table (with the anchor and tuplet
-        terms of the loss and the learning rate) and a progress bar.
-    random_state : int, RandomState or None, default=None
-        Seeds the weights, the batches and the validation split. On CPU the
-        same seed gives the same predictions.
-    open_label : int or str, default=-1
-        Label predicted for rejected inputs. Must not be a class label.
+    {device}
+    {inference_dtype}
+    {callbacks}
+        They can monitor ``train_anchor_loss``, ``train_tuplet_loss`` and,
+        with ``validation_fraction``, ``valid_anchor_loss`` (the weights kept
+        are still those of the lowest validation anchor loss).
+    {verbose}
+        The table has the anchor and tuplet terms of the loss and the
+        learning rate.
+    {random_state}
+        It seeds the weights, the batches and the validation split.
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The known classes.
+    {classes_}
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_openset.nn.CACNet` with the final anchors and
@@ -181,15 +170,12 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         Number of correctly classified training samples of each class (the
         nearest training anchor is their class), over which the anchors are
         averaged.
-    threshold_ : float
-        The threshold in use, on the scale of :meth:`score_samples`.
+    {threshold_}
     best_epoch_ : int
         The epoch whose weights are kept: the one with the lowest validation
         anchor loss with ``validation_fraction``, else the last one.
-    input_shape_ : tuple
-        Shape of one training sample.
-    n_features_in_ : int
-        Number of features (the size of the second axis of ``X``).
+    {input_shape_}
+    {n_features_in_}
 
     See Also
     --------

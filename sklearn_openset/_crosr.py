@@ -16,6 +16,7 @@ from skorch.utils import to_tensor
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier, _ArrayBatches
 from .evt import OpenMaxRecalibration
 from .nn import DHRNet, DHRNetLoss, VectorDHRNet
+from .utils._docstring import Substitution
 from .utils._validation import encode_open_set
 
 __all__ = ["CROSRClassifier"]
@@ -47,6 +48,7 @@ def _uses_openmax(estimator):
     return estimator.detector == "openmax"
 
 
+@Substitution()
 class CROSRClassifier(BaseDeepOpenSetClassifier):
     r"""Open-set classifier trained to classify and to reconstruct its input (CROSR).
 
@@ -127,29 +129,27 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         Weight of the cross-entropy in the training loss (paper: 1.0).
     reconstruction_weight : float, default=1.0
         Weight of the L2 reconstruction error (paper: 1.0).
-    max_epochs : int, default=30
-    lr : float, default=1e-3
-    batch_size : int, default=128
-    optimizer : {"sgd", "adam", "adamw"} or optimizer class, default="adam"
+    {max_epochs}
+    {lr}
+    {batch_size}
+    {optimizer}
         The paper does not state its optimizer; Adam trains the DHRNets in few
         epochs without tuning.
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-    callbacks : list of skorch callbacks or None, default=None
-    inference_dtype : {"float32", "float64"} or None, default=None
-        Precision of the network at inference (see
-        :class:`~sklearn_openset.OpenMaxClassifier`).
-    verbose : int, default=0
-        Progress of the training when above 0.
-    random_state : int, RandomState or None, default=None
-        Seeds the training, and the per-class detectors' clones that take a
+    {device}
+    {callbacks}
+        They can monitor the two terms of the loss, averaged per epoch:
+        ``train_classification_loss`` and ``train_reconstruction_loss``.
+    {inference_dtype}
+    {verbose}
+    {random_state}
+        It also seeds the per-class detectors' clones that take a
         ``random_state`` (from a generator of their own, so that
         :meth:`fit_detector` on the training samples repeats ``fit``'s).
-    open_label : int or str, default=-1
-        Label predicted for rejected inputs.
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
+    {classes_}
     net_ : skorch.NeuralNet
         The trained network; its history has the two loss terms per epoch.
     recalibration_ : OpenMaxRecalibration or None
@@ -162,8 +162,9 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         The rank calibration in use (``alpha_rank`` with ``"auto"`` resolved).
     latent_dim_ : int
         Size of the pooled latent vector :math:`z`.
-    threshold_ : float
-        The threshold on :meth:`score_samples` in use (``-inf`` for None).
+    {threshold_}
+    {input_shape_}
+    {n_features_in_}
 
     See Also
     --------

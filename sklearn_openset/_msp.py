@@ -17,6 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .base import OpenSetClassifierMixin
+from .utils._docstring import Substitution
 
 __all__ = ["MSPClassifier"]
 
@@ -30,6 +31,7 @@ def _estimator_has(attr):
     return check
 
 
+@Substitution()
 class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Open-set classifier that rejects inputs with a low top class probability.
 
@@ -50,17 +52,14 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ``"auto"`` is the library's one calibration rule: it accepts 95 % of
         the correctly classified training samples (the threshold is the 5 %
         quantile of their top probabilities). ``None``: no threshold.
-    open_label : int or str, default=-1
-        Label predicted for rejected inputs. Must not be a class label.
+    {open_label}
 
     Attributes
     ----------
     estimator_ : classifier
         The fitted clone of ``estimator``.
-    classes_ : ndarray of shape (n_classes,)
-        The known classes.
-    threshold_ : float
-        The threshold in use.
+    {classes_}
+    {threshold_}
     n_features_in_ : int
         Number of features seen in ``fit`` (when ``X`` has a shape).
 

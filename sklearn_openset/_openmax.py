@@ -12,6 +12,7 @@ from torch import nn
 
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
 from .evt import OpenMaxRecalibration
+from .utils._docstring import Substitution
 
 __all__ = ["OpenMaxClassifier"]
 
@@ -21,6 +22,7 @@ __all__ = ["OpenMaxClassifier"]
 _CHUNK_ROWS = 2**15
 
 
+@Substitution()
 class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     """Open-set classifier recalibrating class activations with extreme value theory.
 
@@ -93,32 +95,25 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         2-D inputs and :class:`~sklearn_openset.nn.Classifier32` for image
         inputs ``(n, channels, height, width)``. Must output one logit per
         class.
-    max_epochs : int, default=30
-    lr : float, default=1e-3
-    batch_size : int, default=128
-    optimizer : {"sgd", "adam", "adamw"} or optimizer class, default="adam"
+    {max_epochs}
+    {lr}
+    {batch_size}
+    {optimizer}
         The original OpenMax used a pretrained Caffe AlexNet; Adam trains
         the small default networks in few epochs without tuning.
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-    inference_dtype : {"float32", "float64"} or None, default=None
-        Precision of the default network at inference. ``None`` runs it in
-        its own precision (float32): a sample's scores then depend on the
-        other samples of its batch only through float32 rounding (see
-        :meth:`~sklearn_openset.base.BaseTorchEstimator._forward`).
-        ``"float64"`` runs a float64 copy: batch-independent to 1e-12, several
-        times slower for convolutions.
-    callbacks : list of skorch callbacks or None, default=None
-    verbose : int, default=0
-        Progress of the default network's training when above 0.
-    random_state : int, RandomState or None, default=None
-        Seeds the default network's training (and a stochastic
-        ``estimator`` is given its own clone's ``random_state`` untouched).
-    open_label : int or str, default=-1
-        Label predicted for rejected inputs.
+    {device}
+    {inference_dtype}
+    {callbacks}
+    {verbose}
+    {random_state}
+        Only the default network's training uses it: a stochastic
+        ``estimator`` keeps its own ``random_state`` (its clone is fitted
+        with it untouched).
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
+    {classes_}
     estimator_ : classifier or None
         The fitted scikit-learn classifier (None for the default network and
         precomputed AVs).
@@ -134,9 +129,9 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         (``recalibration_.weibull_``).
     n_correct_per_class_ : ndarray of shape (n_classes,)
         Number of correctly classified training samples of each class.
-    threshold_ : float
-        The threshold on :meth:`score_samples` in use: ``-inf`` for
-        ``threshold=None``.
+    {threshold_}
+    {input_shape_}
+    {n_features_in_}
 
     See Also
     --------

@@ -34,6 +34,7 @@ from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
 from .nn import MLP, Classifier32
+from .utils._docstring import Substitution
 from .utils._validation import (
     encode_known_labels,
     encode_open_set,
@@ -541,6 +542,7 @@ class BaseTorchEstimator(BaseEstimator):
         return torch.cat(outputs)
 
 
+@Substitution()
 class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
     """Base of the open-set classifiers that train a torch module with skorch.
 
@@ -558,24 +560,16 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         instance is deep-copied in ``fit`` (never trained in place, so refits
         and clones start from the same weights). A class or any callable is
         called without arguments to build the module.
-    max_epochs : int
-        Passes over the training data.
-    lr : float
-        Learning rate.
-    batch_size : int
-        Samples per training step.
-    optimizer : {"sgd", "adam", "adamw"} or a ``torch.optim.Optimizer`` class
-        ``"sgd"`` uses momentum 0.9.
-    device : {"cpu", "cuda", "auto"} or str
-        A torch device string such as ``"cuda:1"`` also works. ``"auto"``
-        takes CUDA when available.
-    callbacks : list of skorch callbacks or ``(name, callback)`` pairs, or None
-        Deep-copied in ``fit``.
-    verbose : int
-        Above 0, skorch prints the epoch table and a progress bar.
-    random_state : int, RandomState or None
-        Seeds numpy and torch in ``fit``: on CPU, the same seed gives the same
-        predictions. The global torch random state is left as it was.
+    {max_epochs}
+    {lr}
+    {batch_size}
+    {optimizer}
+    {device}
+    {callbacks}
+    {inference_dtype}
+    {verbose}
+    {random_state}
+    {open_label}
     """
 
     _parameter_constraints: ClassVar[dict] = {

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..base import BaseTorchEstimator
+from ..utils._docstring import Substitution
 
 __all__ = ["TextEmbedder", "default_model_path"]
 
@@ -165,6 +166,7 @@ class _FineTuneModule(nn.Module):
         return self.head(_pool(hidden, attention_mask, self.pooling))
 
 
+@Substitution()
 class TextEmbedder(TransformerMixin, BaseTorchEstimator):
     """Sentence embeddings from a transformers encoder.
 
@@ -198,8 +200,7 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         tokenizer's maximum.
     batch_size : int, default=64
         Texts per forward pass when embedding.
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-        Where the model runs. ``"auto"`` takes CUDA when available.
+    {device}
     fine_tune_epochs : int or "auto", default="auto"
         Epochs of fine-tuning in ``fit``. ``"auto"``: 2 epochs when ``fit``
         gets labels, none without. 0: the encoder stays frozen. The default
@@ -224,6 +225,7 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
     Attributes
     ----------
     tokenizer_ : transformers tokenizer
+        The model's tokenizer, loaded from ``model_path_``.
     model_ : transformers.PreTrainedModel
         The encoder (fine-tuned when ``fine_tuned_``), in eval mode.
     model_path_ : str
