@@ -9,8 +9,8 @@ does not exist. Fitted attributes: each public attribute ending in ``_`` that
 a tiny fit sets (the settings of the common checks,
 ``sklearn_openset.utils._testing``, on small blobs; a recipe below for the
 estimators those do not fit) has an entry with a description in
-"Attributes". An estimator with no ``fit`` (a query strategy) is checked for
-its parameters only.
+"Attributes". A query strategy (no ``fit``) sets its attributes in
+``query``: it is checked after one query on a small open pool.
 """
 
 import importlib
@@ -131,13 +131,31 @@ def test_every_parameter_is_documented(cls):
     )
 
 
+def _queried(cls):
+    """A query strategy of ``cls`` after one query on a small open pool."""
+    from sklearn_openset.active_learning import RandomSampler
+
+    X, y_true = make_open_set_blobs(n_samples=200, n_features=4, random_state=0)[1::2]
+    y = np.full(len(X), np.nan)
+    y[:40] = np.where(y_true[:40] == -1, -1, y_true[:40])
+    parameters = inspect.signature(cls).parameters
+    if "strategy" in parameters:
+        strategy = cls(RandomSampler(random_state=0))
+    elif "max_epochs" in parameters:
+        strategy = cls(max_epochs=1, random_state=0)
+    else:
+        strategy = cls(random_state=0)
+    strategy.query(X.astype(np.float32), y, batch_size=3)
+    return [strategy]
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=_ids(ESTIMATORS))
 def test_every_fitted_attribute_is_documented(cls):
-    if not hasattr(cls, "fit"):
-        pytest.skip(f"{cls.__name__} has no fit: parameters only")
+    if not hasattr(cls, "fit") and not hasattr(cls, "query"):
+        pytest.fail(f"{cls.__name__} has neither fit nor query: how is it fitted?")
     documented = _documented(ClassDoc(cls), "Attributes")
     fitted = set()
-    for estimator in _fitted(cls):
+    for estimator in _fitted(cls) if hasattr(cls, "fit") else _queried(cls):
         fitted |= {
             name
             for name in vars(estimator)

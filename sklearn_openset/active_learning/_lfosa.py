@@ -57,7 +57,7 @@ def _known_posteriors(logits, random_state):
 
 
 class LfOSASampler(BaseOpenSetQueryStrategy, BaseTorchEstimator):
-    r"""Query the unlabeled samples most likely to be of a known class (LfOSA).
+    """Query the unlabeled samples most likely to be of a known class (LfOSA).
 
     In open-set annotation the unlabeled pool mixes the K classes of interest
     with classes nobody wants labeled; every query spent on them is wasted.
@@ -132,17 +132,17 @@ default=None
     labeled samples (target their class) and the invalid set (target K+1)
     with the cross-entropy at temperature :math:`T`:
 
-    .. math:: \mathcal{L} = -\log \frac{\exp(f_{y}(x) / T)}
-              {\sum_{j=1}^{K+1} \exp(f_j(x) / T)}.
+    .. math:: \\mathcal{L} = -\\log \\frac{\\exp(f_{y}(x) / T)}
+              {\\sum_{j=1}^{K+1} \\exp(f_j(x) / T)}.
 
     A low temperature sharpens the softmax during training, which makes the
     activations of known-class samples larger and sets them further apart
     from those of unknown samples (the paper's Figure 4).
 
     **Query.** For each unlabeled sample, the maximum activation value (MAV)
-    :math:`v = \max_j f_j(x)` and the predicted class
-    :math:`\hat y = \arg\max_j f_j(x)`. Samples predicted unknown
-    (:math:`\hat y = K+1`) are dropped. For each known class :math:`k`, a
+    :math:`v = \\max_j f_j(x)` and the predicted class
+    :math:`\\hat y = \\arg\\max_j f_j(x)`. Samples predicted unknown
+    (:math:`\\hat y = K+1`) are dropped. For each known class :math:`k`, a
     two-component Gaussian mixture is fitted on the MAVs of the samples
     predicted :math:`k`; the utility of each of them is the posterior
     probability of the component with the larger mean, the probability
