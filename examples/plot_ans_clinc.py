@@ -110,25 +110,17 @@ for name, pred in predictions.items():
 #
 # The macro-F1 of the papers averages the F1 of the known intents and of the
 # open class. Per class:
+# :class:`~sklearn_openset.metrics.OpenSetF1Display` draws the bars, the open
+# class last, and their mean (the macro-F1):
 import matplotlib.pyplot as plt
-from sklearn.metrics import f1_score
 
-names = [*known, "open"]
+from sklearn_openset.metrics import OpenSetF1Display, ScoreDistributionDisplay
 
-
-def as_names(y):
-    """Labels as strings, the open label -1 as "open"."""
-    return np.array(["open" if label == -1 else str(label) for label in y])
-
-
-width = 0.4
-fig, ax = plt.subplots(figsize=(8, 4))
-for offset, (name, pred) in zip((-width / 2, width / 2), predictions.items()):
-    f1 = f1_score(as_names(y_test), as_names(pred), labels=names, average=None)
-    ax.bar(np.arange(len(names)) + offset, f1, width, label=name)
-ax.set_xticks(np.arange(len(names)), names, rotation=45, ha="right")
-ax.set(ylabel="F1", ylim=(0, 1.05), title="Per-class F1 on the CLINC150 slice")
-ax.legend(loc="lower left")
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for ax, (name, pred) in zip(axes, predictions.items()):
+    OpenSetF1Display.from_predictions(y_test, pred, labels=known, ax=ax)
+    ax.set_title(name)
+    ax.tick_params(axis="x", labelrotation=90)
 fig.tight_layout()
 plt.show()
 
@@ -139,15 +131,7 @@ plt.show()
 # ``score_samples`` is the largest head logit: positive when some head claims
 # the sentence. Its histogram over known and open test sentences shows the
 # rule at work (rejection below 0).
-scores = ans.score_samples(X_test)
-is_open = y_test == -1
-fig, ax = plt.subplots()
-bins = np.linspace(scores.min(), scores.max(), 40)
-ax.hist(scores[~is_open], bins=bins, alpha=0.6, label="known intents")
-ax.hist(scores[is_open], bins=bins, alpha=0.6, label="open intents")
-ax.axvline(0, color="black", linestyle="--", label="threshold 0")
-ax.set(xlabel="largest head logit (score_samples)", ylabel="test sentences")
-ax.legend()
+ScoreDistributionDisplay.from_estimator(ans, X_test, y_test, bins=40)
 plt.show()
 
 # %%

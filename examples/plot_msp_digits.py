@@ -106,22 +106,18 @@ for name, value in open_set_report(clf, X_test, y_test).items():
 # ------------------------------
 #
 # Unknown is the positive class and the score is ``-score_samples``, the
-# convention of :func:`~sklearn_openset.metrics.unknown_roc_auc_score`, so
-# :class:`~sklearn.metrics.RocCurveDisplay` gives the same area. The dot is
-# the operating point of ``threshold=0.5``: inputs with a top probability
-# below 0.5 are rejected.
+# convention of :func:`~sklearn_openset.metrics.unknown_roc_auc_score`:
+# :class:`~sklearn_openset.metrics.UnknownRocCurveDisplay`, scikit-learn's
+# :class:`~sklearn.metrics.RocCurveDisplay` with that convention, gives the
+# same area. The dot is the operating point of ``threshold=0.5``: inputs with
+# a top probability below 0.5 are rejected.
 import matplotlib.pyplot as plt
-from sklearn.metrics import RocCurveDisplay
+
+from sklearn_openset.metrics import UnknownRocCurveDisplay
 
 is_unknown = y_test == -1
-unknown_score = -clf.score_samples(X_test)
-
-display = RocCurveDisplay.from_predictions(
-    is_unknown,
-    unknown_score,
-    pos_label=True,
-    name="MSP (unknown score)",
-    plot_chance_level=True,
+display = UnknownRocCurveDisplay.from_estimator(
+    clf, X_test, y_test, name="MSP (unknown score)", plot_chance_level=True
 )
 rejected = y_pred == -1
 display.ax_.plot(
