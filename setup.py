@@ -33,7 +33,11 @@ EXTRAS_REQUIRE = {
         "hypothesis>=6",
         "build>=1.0",
         "scikit-activeml>=1.0",
+        # tests/test_dask.py runs searches on a local 2-worker cluster.
+        "dask[distributed]>=2024.1",
     ],
+    # Model selection on a Dask cluster (joblib's dask backend).
+    "dask": ["dask[distributed]>=2024.1"],
     # The gallery's text example embeds sentences: the docs need the text extra.
     "docs": [
         "sphinx>=7",
