@@ -588,9 +588,10 @@ def _summarize_times(rows, *, by="estimator", metrics=TIMES):
     """Median, minimum and maximum of the timings, per estimator.
 
     The median rather than the mean: the first fit of a process carries a
-    one-time warm-up (imports, torch's first kernels: 16 s against 0.6 s for
-    the next seeds of ANS on CLINC150) that the mean would spread over the
-    seeds; with three seeds or more, the median leaves it out.
+    one-time warm-up (imports, torch's first kernels; issue 20 saw 16.4 s
+    for ANS's first seed on CLINC150 against 0.6 s for the next ones) that
+    the mean would spread over the seeds; with three seeds or more, the
+    median leaves it out.
 
     Parameters
     ----------
