@@ -171,7 +171,11 @@ def main(argv=None):
     wall = time.perf_counter() - start
     if args.known_ratio is None:
         known_ratio = DATASETS[args.dataset].known_ratio
-        ratio = f"{_ratio(known_ratio)}, the dataset's default"
+        ratio = (
+            "the dataset's default"
+            if known_ratio is None
+            else f"{known_ratio:g}, the dataset's default"
+        )
     else:
         known_ratio = args.known_ratio
         ratio = f"{known_ratio:g}"

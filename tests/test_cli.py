@@ -20,6 +20,7 @@ from sklearn_openset.evaluation import (
     evaluate_estimator,
     format_results,
     load_class_split_trial,
+    register_dataset,
     register_estimator,
     run_protocol,
     summarize,
@@ -102,6 +103,34 @@ def test_register_a_new_estimator():
     finally:
         del ESTIMATORS["msp-strict"]
     assert "msp-strict" not in ESTIMATORS
+
+
+def test_register_a_dataset_without_a_known_ratio(capsys):
+    # A loader of the old signature (no progress keyword), no known_ratio.
+    def loader(seed, *, known_ratio=None, data_home=None):
+        return load_digits_open_set(known_ratio=0.5, random_state=seed)
+
+    register_dataset("half-digits", loader, description="digits, 5 of 10 known")
+    try:
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--dataset",
+                    "half-digits",
+                    "--estimators",
+                    "msp",
+                    "--seeds",
+                    "0",
+                ]
+            )
+            == 0
+        )
+        captured = capsys.readouterr()
+        assert "known ratio the dataset's default (5 known classes)" in captured.out
+        assert "[1/1] msp on half-digits, seed 0: macro-F1" in captured.err
+    finally:
+        del DATASETS["half-digits"]
 
 
 def test_class_split_trial_is_the_cac_protocol():
