@@ -14,11 +14,13 @@ from sklearn_openset.datasets import (
     load_digits_open_set,
 )
 from sklearn_openset.evaluation import (
+    CACHE_ENV,
     DATASETS,
     ESTIMATORS,
     evaluate_estimator,
     format_results,
     load_class_split_trial,
+    register_dataset,
     register_estimator,
     run_protocol,
     summarize,
@@ -103,6 +105,34 @@ def test_register_a_new_estimator():
     assert "msp-strict" not in ESTIMATORS
 
 
+def test_register_a_dataset_without_a_known_ratio(capsys):
+    # A loader of the old signature (no progress keyword), no known_ratio.
+    def loader(seed, *, known_ratio=None, data_home=None):
+        return load_digits_open_set(known_ratio=0.5, random_state=seed)
+
+    register_dataset("half-digits", loader, description="digits, 5 of 10 known")
+    try:
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--dataset",
+                    "half-digits",
+                    "--estimators",
+                    "msp",
+                    "--seeds",
+                    "0",
+                ]
+            )
+            == 0
+        )
+        captured = capsys.readouterr()
+        assert "known ratio the dataset's default (5 known classes)" in captured.out
+        assert "[1/1] msp on half-digits, seed 0: macro-F1" in captured.err
+    finally:
+        del DATASETS["half-digits"]
+
+
 def test_class_split_trial_is_the_cac_protocol():
     X_train, X_test, y_train, y_test = load_class_split_trial(1, "digits")
     assert set(y_train) == set(CAC_MNIST_KNOWN_CLASSES[1])
@@ -169,3 +199,137 @@ def test_python_dash_m_entry_point():
         check=True,
     )
     assert "msp" in result.stdout
+
+
+def test_help_lists_the_datasets_and_estimators(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "datasets (--dataset):" in out and "estimators (--estimators):" in out
+    for table in (DATASETS, ESTIMATORS):
+        for name, entry in table.items():
+            assert f"  {name} " in out
+            # The description, wrapped: its first words at least.
+            assert " ".join(entry.description.split()[:3]) in out
+    assert "(default known ratio: 0.6)" in out and "median" in out
+
+
+def test_header_shows_the_known_ratio(capsys):
+    argv = ["evaluate", "--estimators", "msp", "--seeds", "0", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "known ratio 0.6, the dataset's default (6 known classes)" in out
+    assert "protocol default" not in out
+    assert main([*argv, "--known-ratio", "0.4"]) == 0
+    assert "known ratio 0.4 (4 known classes)" in capsys.readouterr().out
+    assert main([*argv, "--dataset", "blobs"]) == 0
+    assert "known ratio 0.6, the dataset's default (3 known" in capsys.readouterr().out
+
+
+def test_times_are_the_median_over_seeds(capsys, tmp_path):
+    # A first fit with a warm-up: the median leaves it out, the mean would not.
+    scores = dict.fromkeys(METRICS, 0.5)
+    rows = [
+        {
+            "estimator": "ans",
+            "seed": seed,
+            **scores,
+            "fit_time": fit,
+            "predict_time": 0.1,
+        }
+        for seed, fit in enumerate([16.4, 0.6, 0.7])
+    ]
+    table = format_results(rows)
+    header, _rule, line, note = table.splitlines()
+    assert "Fit s, median" in header and "Predict s, median" in header
+    assert "0.70 (0.60-16.40)" in line and "0.5000 ± 0.0000" in line
+    assert note.startswith("Scores: mean ± std over seeds. Times: median (min-max)")
+
+    output = tmp_path / "runs.json"
+    argv = ["evaluate", "--estimators", "msp", "--seeds", "0", "1", "2", "--quiet"]
+    assert main([*argv, "--output", str(output)]) == 0
+    assert "Times: median (min-max) over seeds" in capsys.readouterr().out
+    report = json.loads(output.read_text())
+    assert report["statistics"]["times"].startswith("median")
+    assert report["known_ratio"] == 0.6 and report["known_ratio_is_default"]
+    fits = sorted(run["fit_time"] for run in report["runs"])
+    summary = report["summary"]["msp"]
+    assert summary["fit_time"] == {"median": fits[1], "min": fits[0], "max": fits[2]}
+    assert set(summary["macro_f1"]) == {"mean", "std"}
+
+
+def test_progress_shows_unless_quiet(capsys):
+    argv = ["evaluate", "--estimators", "msp", "--seeds", "0"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "Loading digits, seed 0" in err
+    assert "[1/1] msp on digits, seed 0: macro-F1" in err
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.fixture
+def tiny_clinc150(tmp_path, monkeypatch):
+    """The clinc150 dataset on a tiny random BERT and a few sentences, offline."""
+    pytest.importorskip("transformers")
+    import torch
+    from sklearn.utils import Bunch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    from sklearn_openset import datasets, feature_extraction
+
+    templates = ["book a flight to {}", "weather in {}", "play music from {}"]
+    cities = ["paris", "rome", "tokyo", "berlin", "madrid", "london"]
+    texts = [t.format(c) for t in templates for c in cities]
+    y = np.repeat([0, 1, 2], len(cities))
+    words = sorted({word for text in texts for word in text.split()})
+    path = tmp_path / "tiny-bert"
+    path.mkdir()
+    (path / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n"
+    )
+    BertTokenizer(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    config = BertConfig(
+        vocab_size=5 + len(words),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(path)
+
+    def fetch_clinc150(data_home=None, *, known_ratio=None, random_state=None):
+        return Bunch(
+            text_train=texts,
+            y_train=y,
+            text_test=texts,
+            y_test=np.where(y < 2, y, -1),
+            known_classes=np.array([0, 1]),
+        )
+
+    monkeypatch.setattr(datasets, "fetch_clinc150", fetch_clinc150)
+    monkeypatch.setattr(feature_extraction, "default_model_path", lambda: str(path))
+    return tmp_path
+
+
+def test_clinc150_shows_a_progress_bar_while_embedding(
+    tiny_clinc150, capsys, monkeypatch
+):
+    argv = ["evaluate", "--dataset", "clinc150", "--estimators", "msp", "--seeds"]
+    monkeypatch.setenv(CACHE_ENV, str(tiny_clinc150 / "cache"))
+    assert main([*argv, "0"]) == 0
+    captured = capsys.readouterr()
+    assert "embedding:   0%|          | 0/18" in captured.err
+    assert "known ratio 0.5, the dataset's default (2 known classes)" in captured.out
+    # Cached: no bar on the next seed's load.
+    assert main([*argv, "1"]) == 0
+    assert "embedding" not in capsys.readouterr().err
+    # Quiet: no bar, even when embedding.
+    monkeypatch.setenv(CACHE_ENV, str(tiny_clinc150 / "other-cache"))
+    assert main([*argv, "0", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert list((tiny_clinc150 / "other-cache").iterdir())

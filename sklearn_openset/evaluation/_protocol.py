@@ -5,6 +5,7 @@ live here. The estimator classes are imported when the table is first used:
 the methods know nothing of the protocol.
 """
 
+import inspect
 import os
 import sys
 import time
@@ -46,8 +47,22 @@ _HEADERS = {
     "f1_open": "F1-open",
     "auroc": "AUROC",
     "closed_accuracy": "Closed acc",
-    "fit_time": "Fit (s)",
-    "predict_time": "Predict (s)",
+    "fit_time": "Fit s, median",
+    "predict_time": "Predict s, median",
+}
+
+#: The metrics summarized by their median over seeds, not their mean: the
+#: first fit of a process carries a one-time warm-up (imports, torch's first
+#: kernels) that the mean would spread over every estimator's row.
+TIMES = ("fit_time", "predict_time")
+
+#: What the table and the JSON output say of their statistics.
+STATISTICS = {
+    "scores": "mean ± std over seeds",
+    "times": (
+        "median (min-max) over seeds; the median leaves out the one-time "
+        "warm-up of a process's first fit"
+    ),
 }
 
 #: Name of the environment variable that points to the cache folder.
@@ -58,11 +73,14 @@ CACHE_ENV = "SKLEARN_OPENSET_CACHE"
 class _Entry:
     factory: Callable
     description: str
+    #: Datasets only: the share of known classes of the protocol (what the
+    #: loader does with ``known_ratio=None``), shown by the command.
+    known_ratio: float | None = None
 
 
 class _Table(MutableMapping):
     """``{name: entry}``, filled with ``defaults()`` (name -> (factory,
-    description)) the first time it is read or written."""
+    description[, known_ratio])) the first time it is read or written."""
 
     def __init__(self, defaults):
         self._defaults = defaults
@@ -71,8 +89,7 @@ class _Table(MutableMapping):
     def _filled(self):
         if self._entries is None:
             self._entries = {
-                name: _Entry(factory, description)
-                for name, (factory, description) in self._defaults().items()
+                name: _Entry(*values) for name, values in self._defaults().items()
             }
         return self._entries
 
@@ -142,11 +159,15 @@ def _default_estimators():
 
 
 def _default_datasets():
-    """The datasets of ``sklearn-openset evaluate``: name -> (loader, description)."""
+    """The datasets of ``sklearn-openset evaluate``.
+
+    name -> (loader, description, the protocol's known-class ratio).
+    """
     return {
         "digits": (
             _load_digits,
             "scikit-learn digits (embedded), 6 of 10 digits known, 70/30 split",
+            0.6,
         ),
         "mnist": (
             _load_mnist,
@@ -154,14 +175,16 @@ def _default_datasets():
                 "MNIST (the data home's 5k subset, else the official 60k, "
                 "downloaded) / 10k test, CAC paper's 6/4 known lists"
             ),
+            0.6,
         ),
-        "blobs": (_load_blobs, "synthetic Gaussian blobs, 3 known / 2 unknown"),
+        "blobs": (_load_blobs, "synthetic Gaussian blobs, 3 known / 2 unknown", 0.6),
         "clinc150": (
             _load_clinc150,
             (
                 "CLINC150 (TEXTOIR protocol, 50% known by default) as "
                 "all-MiniLM-L6-v2 embeddings, cached in $SKLEARN_OPENSET_CACHE"
             ),
+            0.5,
         ),
     }
 
@@ -188,7 +211,7 @@ def register_estimator(name, factory, *, description=""):
     ESTIMATORS[name] = _Entry(factory, description)
 
 
-def register_dataset(name, loader, *, description=""):
+def register_dataset(name, loader, *, description="", known_ratio=None):
     """Make a dataset available to ``sklearn-openset evaluate``.
 
     Parameters
@@ -199,10 +222,16 @@ def register_dataset(name, loader, *, description=""):
         ``loader(seed, *, known_ratio, data_home)`` returns
         ``X_train, X_test, y_train, y_test`` where ``y_test`` marks unknown
         samples with ``-1``; ``known_ratio=None`` means the dataset's default.
+        A loader that also takes a ``progress`` keyword gets
+        :func:`run_protocol`'s ``progress`` (to show its long steps on
+        standard error).
     description : str, default=""
-        One line shown by ``sklearn-openset evaluate --list``.
+        One line shown by ``sklearn-openset evaluate --list`` and ``--help``.
+    known_ratio : float, default=None
+        The share of known classes the loader uses with ``known_ratio=None``,
+        printed by the command; ``None`` when it has no single value.
     """
-    DATASETS[name] = _Entry(loader, description)
+    DATASETS[name] = _Entry(loader, description, known_ratio)
 
 
 def get_cache_home(cache_home=None):
@@ -313,14 +342,18 @@ def _load_blobs(seed, *, known_ratio=None, data_home=None):
     )
 
 
-def _frozen_embeddings(texts, model_path):
-    """``texts`` embedded by the encoder at ``model_path``, not fine-tuned."""
+def _frozen_embeddings(texts, model_path, verbose=0):
+    """``texts`` embedded by the encoder at ``model_path``, not fine-tuned.
+
+    ``verbose``: a progress bar over the texts on standard error.
+    """
     from ..feature_extraction import TextEmbedder
 
-    return TextEmbedder(model_path).fit(texts[:1]).transform(texts)
+    embedder = TextEmbedder(model_path, verbose=verbose)
+    return embedder.fit(texts[:1]).transform(texts)
 
 
-def _load_clinc150(seed, *, known_ratio=None, data_home=None):
+def _load_clinc150(seed, *, known_ratio=None, data_home=None, progress=False):
     # Sentence embeddings of CLINC150 (TEXTOIR protocol) by the default
     # TextEmbedder, computed once and kept in the cache folder.
     import joblib
@@ -331,10 +364,12 @@ def _load_clinc150(seed, *, known_ratio=None, data_home=None):
         data_home, known_ratio=known_ratio or 0.5, random_state=seed
     )
     raw = datasets.fetch_clinc150(data_home)
-    embed = joblib.Memory(get_cache_home(), verbose=0).cache(_frozen_embeddings)
+    memory = joblib.Memory(get_cache_home(), verbose=0)
+    embed = memory.cache(_frozen_embeddings, ignore=["verbose"])
     model_path = feature_extraction.default_model_path()
-    X_train = embed(list(raw.text_train), model_path)
-    X_test = embed(list(raw.text_test), model_path)
+    # A progress bar while embedding (minutes on a CPU), none when cached.
+    X_train = embed(list(raw.text_train), model_path, verbose=int(progress))
+    X_test = embed(list(raw.text_test), model_path, verbose=int(progress))
     known = np.isin(raw.y_train, split.known_classes)
     return X_train[known], X_test, raw.y_train[known], split.y_test
 
@@ -451,13 +486,16 @@ def run_protocol(
         ``clinc150`` datasets download their files there when they are
         missing (``fetch_mnist``, ``fetch_clinc150``).
     progress : bool, default=True
-        Print one line per run to standard error.
+        Show progress on standard error: a line when a dataset split is
+        loaded, the long steps of the loader (the ``clinc150`` dataset's
+        progress bar while it embeds the sentences) and one line per run,
+        begun before the fit and ended with its results.
 
     Returns
     -------
     rows : list of dict
-        One row per estimator and seed: ``estimator``, ``seed`` and the
-        metrics of :func:`evaluate_estimator`.
+        One row per estimator and seed: ``estimator``, ``seed``,
+        ``n_known_classes`` and the metrics of :func:`evaluate_estimator`.
     """
     names = list(ESTIMATORS) if estimators is None else list(estimators)
     unknown = [name for name in names if name not in ESTIMATORS]
@@ -472,23 +510,43 @@ def run_protocol(
     seeds = list(seeds)
     rows = []
     total = len(names) * len(seeds)
+
+    def say(text, end="\n"):
+        if progress:
+            print(text, end=end, file=sys.stderr, flush=True)
+
+    loader = DATASETS[dataset].factory
+    options = {"known_ratio": known_ratio, "data_home": data_home}
+    if _takes_keyword(loader, "progress"):
+        options["progress"] = progress
     for seed in seeds:
-        X_train, X_test, y_train, y_test = DATASETS[dataset].factory(
-            seed, known_ratio=known_ratio, data_home=data_home
-        )
+        say(f"Loading {dataset}, seed {seed}")
+        X_train, X_test, y_train, y_test = loader(seed, **options)
+        n_known = len(np.unique(y_train))
         for name in names:
+            say(f"[{len(rows) + 1}/{total}] {name} on {dataset}, seed {seed}: ", end="")
             estimator = ESTIMATORS[name].factory(seed)
             result = evaluate_estimator(estimator, X_train, y_train, X_test, y_test)
-            rows.append({"estimator": name, "seed": seed, **result})
-            if progress:
-                print(
-                    f"[{len(rows)}/{total}] {name} on {dataset}, seed {seed}: "
-                    f"macro-F1 {result['macro_f1']:.4f}, AUROC {result['auroc']:.4f} "
-                    f"({result['fit_time']:.2f} s fit)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            rows.append(
+                {"estimator": name, "seed": seed, "n_known_classes": n_known, **result}
+            )
+            say(
+                f"macro-F1 {result['macro_f1']:.4f}, AUROC {result['auroc']:.4f} "
+                f"({result['fit_time']:.2f} s fit)"
+            )
     return rows
+
+
+def _takes_keyword(func, name):
+    """Whether ``func`` accepts the keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # no signature (some builtins)
+        return False
+    return any(
+        (p.name == name and p.kind != p.POSITIONAL_ONLY) or p.kind == p.VAR_KEYWORD
+        for p in parameters
+    )
 
 
 def summarize(rows, *, by="estimator", metrics=METRICS):
@@ -526,16 +584,68 @@ def summarize(rows, *, by="estimator", metrics=METRICS):
     return summary
 
 
+def _summarize_times(rows, *, by="estimator", metrics=TIMES):
+    """Median, minimum and maximum of the timings, per estimator.
+
+    The median rather than the mean: the first fit of a process carries a
+    one-time warm-up (imports, torch's first kernels; issue 20 saw 16.4 s
+    for ANS's first seed on CLINC150 against 0.6 s for the next ones) that
+    the mean would spread over the seeds; with three seeds or more, the
+    median leaves it out.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As :func:`run_protocol` returns them.
+    by : str or tuple of str, default="estimator"
+        As in :func:`summarize`.
+    metrics : iterable of str, default=("fit_time", "predict_time")
+        The keys to summarize; every row must have them.
+
+    Returns
+    -------
+    summary : dict
+        ``{estimator: {metric: (median, min, max)}}`` in the order of ``rows``.
+    """
+
+    def group(row):
+        return row[by] if isinstance(by, str) else tuple(row[key] for key in by)
+
+    summary = {}
+    for name in dict.fromkeys(group(row) for row in rows):
+        mine = [row for row in rows if group(row) == name]
+        summary[name] = {}
+        for metric in metrics:
+            values = [row[metric] for row in mine]
+            summary[name][metric] = (
+                float(np.median(values)),
+                float(np.min(values)),
+                float(np.max(values)),
+            )
+    return summary
+
+
 def format_results(rows):
-    """A plain-text table: mean ± std over seeds, one line per estimator."""
-    summary = summarize(rows)
+    """A plain-text table, one line per estimator, and a line on its statistics.
+
+    The scores are the mean ± std over seeds, the fit and predict times
+    their median over seeds with the range beside it (the first fit of a
+    process carries a one-time warm-up that the median leaves out); the last
+    line says so.
+    """
+    scores = [m for m in METRICS if m not in TIMES]
+    summary = summarize(rows, metrics=scores)
+    times = _summarize_times(rows)
     cells = [["Estimator"] + [_HEADERS[m] for m in METRICS]]
     for name, metrics in summary.items():
         line = [name]
         for metric in METRICS:
-            mean, std = metrics[metric]
-            digits = 2 if metric.endswith("time") else 4
-            line.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
+            if metric in TIMES:
+                median, low, high = times[name][metric]
+                line.append(f"{median:.2f} ({low:.2f}-{high:.2f})")
+            else:
+                mean, std = metrics[metric]
+                line.append(f"{mean:.4f} ± {std:.4f}")
         cells.append(line)
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = []
@@ -548,4 +658,5 @@ def format_results(rows):
         )
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
+    lines.append(f"Scores: {STATISTICS['scores']}. Times: {STATISTICS['times']}.")
     return "\n".join(lines)
