@@ -109,8 +109,10 @@ def run(seed, repeats):
         ours = _known_posteriors(logits, np.random.RandomState(seed))
         library.append(time.perf_counter() - start)
         start = time.perf_counter()
+        # The mixtures' seed that _known_posteriors draws from RandomState(seed).
+        gmm_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max)
         theirs = reference_style_step(
-            sampler.net_.module_, pool, sampler.train_batch_size, seed
+            sampler.net_.module_, pool, sampler.train_batch_size, gmm_seed
         )
         reference.append(time.perf_counter() - start)
     known = ~np.isnan(theirs) & (ours >= 0) & (ours != 0.5)

@@ -273,10 +273,11 @@ class OpenSetScoreSampler(BaseOpenSetQueryStrategy):
         needs at least 2 correctly classified labeled samples of each class).
         Not OpenMax's default ``known_score="probability"``: with Weibull
         tails fitted on the few labels of an annotation campaign, one minus
-        the unknown probability is close to 0 for most of the pool, and
-        ranking by it queried fewer known samples than random sampling on
-        the CLINC150 pools (``benchmarks/lfosa/results_pools.md``, row
-        ``openmax-probability``).
+        the unknown probability is close to 0 for most of the pool, and the
+        ranking among those values is noise. On the clinc20 pool of
+        ``benchmarks/lfosa/results_pools.md`` it reaches a final recall of
+        0.448 (random sampling 0.357) against 0.918 with ``"logsumexp"``;
+        on mnist20 the two are equal.
     classes : array-like or None, default=None
         The known classes; ``None``: those labeled in ``y``.
     random_state : int, RandomState or None, default=None
