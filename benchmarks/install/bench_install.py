@@ -139,11 +139,22 @@ def core_venv(path):
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     empty_mb = _du_mb(path)
     python = str(path / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", str(ROOT)],
-        check=True,
-        cwd="/",
-    )
+    # From a copy of the checkout: pip builds in the source folder, and its
+    # build/ and egg-info would shadow the package for later installs.
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "source"
+        shutil.copytree(
+            ROOT,
+            source,
+            ignore=shutil.ignore_patterns(
+                ".git", ".venv", "build", "*.egg-info", "__pycache__", "_build"
+            ),
+        )
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", str(source)],
+            check=True,
+            cwd="/",
+        )
     install_s = time.perf_counter() - start
     size_mb = _du_mb(path)
     (site,) = path.glob("lib/python*/site-packages")
