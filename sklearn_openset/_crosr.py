@@ -10,38 +10,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
-from skorch.utils import to_tensor
 
-from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier, _ArrayBatches
+from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
 from .evt import OpenMaxRecalibration
-from .nn import DHRNet, DHRNetLoss, VectorDHRNet
 from .utils._docstring import Substitution
+from .utils._optional import check_deep_install
 from .utils._validation import encode_open_set
 
 __all__ = ["CROSRClassifier"]
-
-
-class _CROSRNeuralNet(NeuralNet):
-    """skorch net for a DHRNet: the loss reads the logits, the reconstruction and X.
-
-    The two terms are recorded per batch (``train_classification_loss``,
-    ``train_reconstruction_loss``) and averaged per epoch.
-    """
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        logits, _, reconstruction = y_pred
-        y_true = to_tensor(y_true, device=self.device)
-        X = to_tensor(X, device=self.device)
-        total, classification, error = self.criterion_(
-            logits, reconstruction, y_true, X, return_terms=True
-        )
-        prefix = "train" if training else "valid"
-        self.history.record_batch(
-            f"{prefix}_classification_loss", classification.item()
-        )
-        self.history.record_batch(f"{prefix}_reconstruction_loss", error.item())
-        return total
 
 
 def _uses_openmax(estimator):
@@ -272,6 +248,7 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         random_state=None,
         open_label=-1,
     ):
+        check_deep_install(self)  # torch and skorch: sets nothing
         self.module = module
         self.detector = detector
         self.tail_size = tail_size
@@ -294,6 +271,8 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
 
     # -- the network ---------------------------------------------------------
     def _default_dhrnet(self, input_shape, n_classes):
+        from .nn import DHRNet, VectorDHRNet
+
         return self._default_network(
             input_shape,
             vector=lambda n_features: VectorDHRNet(n_features, n_classes),
@@ -350,6 +329,10 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
         self : CROSRClassifier
             The fitted classifier.
         """
+        from ._deep._crosr import _CROSRNeuralNet
+        from ._deep._training import _ArrayBatches
+        from .nn import DHRNetLoss
+
         X, y_encoded = self._validate_fit_data(X, y)
         n_classes = len(self.classes_)
         random_state = check_random_state(self.random_state)

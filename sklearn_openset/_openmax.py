@@ -8,11 +8,11 @@ from sklearn.base import _fit_context, clone
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
-from torch import nn
 
 from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
 from .evt import OpenMaxRecalibration
 from .utils._docstring import Substitution
+from .utils._optional import import_torch
 
 __all__ = ["OpenMaxClassifier"]
 
@@ -285,11 +285,13 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         n_classes = len(self.classes_)
         self.estimator_ = None
         if self.estimator is None:
+            # The default network: torch only here (the deep extra).
+            torch = import_torch("OpenMaxClassifier with estimator=None")
             self._fit_net(
                 X,
                 y_encoded,
                 default_module=self._default_classifier(X.shape[1:], n_classes),
-                criterion=nn.CrossEntropyLoss,
+                criterion=torch.nn.CrossEntropyLoss,
                 random_state=random_state,
             )
         elif isinstance(self.estimator, str):
@@ -460,8 +462,5 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
             reject.append(out.openmax_rejection(self.epsilon))
         return np.concatenate(index), np.concatenate(score), np.concatenate(reject)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if self.estimator is not None:
-            tags.non_deterministic = False
-        return tags
+    def _uses_network(self):
+        return self.estimator is None

@@ -15,26 +15,20 @@ Method files own only their method.
 
 import contextlib
 import copy
-import math
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
-from skorch.callbacks import PassthroughScoring, ProgressBar
-from skorch.dataset import Dataset
-from torch.utils.data import DataLoader
 
-from .nn import MLP, Classifier32
 from .utils._docstring import Substitution
+from .utils._optional import TorchDeviceConstraint, import_torch
 from .utils._validation import (
     encode_known_labels,
     encode_open_set,
@@ -47,6 +41,12 @@ __all__ = [
     "OpenSetClassifierMixin",
 ]
 
+
+#: The names ``optimizer`` takes (the optimizers are in ``_deep/_training.py``).
+OPTIMIZER_NAMES = ("sgd", "adam", "adamw")
+
+#: The names ``inference_dtype`` takes, besides ``None``.
+INFERENCE_DTYPE_NAMES = ("float32", "float64")
 
 #: Share of the chosen known samples that ``threshold="auto"`` accepts: the
 #: threshold is the ``1 - AUTO_ACCEPT_RATE`` quantile of their scores.
@@ -196,121 +196,6 @@ class OpenSetClassifierMixin(ClassifierMixin):
         return self.threshold_
 
 
-_OPTIMIZERS = {
-    # SGD with momentum 0.9 is what the CAC and OpenMax reference trainings use.
-    "sgd": (torch.optim.SGD, {"momentum": 0.9}),
-    "adam": (torch.optim.Adam, {}),
-    "adamw": (torch.optim.AdamW, {}),
-}
-
-_INFERENCE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-# -- batches -----------------------------------------------------------------------
-def _class_balanced_rows(labels, n_per_class):
-    """Index arrays of one epoch: ``n_per_class`` rows of every class per step.
-
-    Each class's rows come from its own stream of random permutations, so
-    within an epoch a row is repeated only once all rows of its class were
-    used. An epoch has ``ceil(n_rows / (n_classes * n_per_class))`` steps, so
-    every row is seen about once. The seed is drawn from torch's generator.
-    """
-    n_classes = int(labels.max()) + 1
-    by_class = [np.flatnonzero(labels == c) for c in range(n_classes)]
-    n_steps = math.ceil(len(labels) / (n_classes * n_per_class))
-    rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
-    needed = n_steps * n_per_class
-    columns = []
-    for rows in by_class:
-        n_perms = math.ceil(needed / len(rows))
-        stream = np.concatenate([rng.permutation(rows) for _ in range(n_perms)])
-        columns.append(stream[:needed].reshape(n_steps, n_per_class))
-    # (n_steps, n_classes, n_per_class): step s holds class c's rows in block c.
-    return np.stack(columns, axis=1).reshape(n_steps, -1)
-
-
-class _ArrayBatches:
-    """skorch iterator over the arrays of a skorch ``Dataset``, a batch at a time.
-
-    skorch's default ``DataLoader`` fetches a batch sample by sample and
-    collates it; for small vector inputs that costs more than the training
-    step itself. Here each batch is one slice (or one fancy index) of the
-    arrays, as tensors sharing their memory. The shuffled order is a
-    ``torch.randperm`` from torch's global generator, which ``fit`` seeds.
-    With ``n_per_class``, each batch holds ``n_per_class`` samples of every
-    class, class after class (``batch_size`` and ``shuffle`` are then
-    ignored). Any other dataset goes through a plain ``DataLoader``.
-    """
-
-    def __init__(self, dataset, *, batch_size, shuffle=False, n_per_class=None):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.n_per_class = n_per_class
-        self._tensors = None
-        if (
-            isinstance(dataset, Dataset)
-            and isinstance(dataset.X, np.ndarray)
-            and (dataset.y is None or isinstance(dataset.y, np.ndarray))
-        ):
-            with warnings.catch_warnings():
-                # Read-only arrays (e.g. memory maps) are shared, not copied:
-                # the batches are new tensors, nothing writes into these.
-                warnings.filterwarnings("ignore", message=".*not writable.*")
-                self._tensors = (
-                    torch.from_numpy(dataset.X),
-                    None if dataset.y is None else torch.from_numpy(dataset.y),
-                )
-        if n_per_class is not None:
-            if self._tensors is None or self._tensors[1] is None:
-                raise TypeError("n_per_class needs a skorch Dataset of arrays X and y.")
-            labels = dataset.y
-            self._n_steps = math.ceil(
-                len(labels) / ((int(labels.max()) + 1) * n_per_class)
-            )
-
-    def __len__(self):
-        if self.n_per_class is not None:
-            return self._n_steps
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __iter__(self):
-        if self._tensors is None:
-            yield from DataLoader(
-                self.dataset, batch_size=self.batch_size, shuffle=self.shuffle
-            )
-            return
-        X, y = self._tensors
-        if self.n_per_class is not None:
-            for rows in _class_balanced_rows(self.dataset.y, self.n_per_class):
-                rows = torch.from_numpy(rows)
-                yield X[rows], y[rows]
-            return
-        n = len(X)
-        order = torch.randperm(n) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
-            rows = slice(start, start + self.batch_size)
-            if order is not None:
-                rows = order[rows]
-            yield X[rows], (None if y is None else y[rows])
-
-
-class _Inference(torch.nn.Module):
-    """The module seen at inference: one of its methods, in a chosen dtype."""
-
-    def __init__(self, module, method=None, dtype=None):
-        super().__init__()
-        self.module = module
-        self.method = method
-        self.dtype = dtype
-
-    def forward(self, x):
-        if self.dtype is not None and torch.is_floating_point(x):
-            x = x.to(self.dtype)
-        call = self.module if self.method is None else getattr(self.module, self.method)
-        return call(x)
-
-
 # -- the torch base ------------------------------------------------------------------
 class BaseTorchEstimator(BaseEstimator):
     """Base of every estimator that trains or runs a torch module with skorch.
@@ -329,21 +214,32 @@ class BaseTorchEstimator(BaseEstimator):
     it has them; for :meth:`_fit_net` the training parameters of
     :meth:`_training_params` (by default ``optimizer``, ``lr``,
     ``max_epochs`` and ``batch_size``).
+
+    torch and skorch are imported by the methods that build, train or run the
+    network (through :func:`~sklearn_openset.utils._optional.import_torch`,
+    whose ``ImportError`` names the ``deep`` extra), never when the class is
+    defined: ``import sklearn_openset`` needs neither.
     """
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self._device_name() != "cpu"
+        tags.non_deterministic = self._uses_network() and self._device_name() != "cpu"
         return tags
+
+    def _uses_network(self):
+        """Whether this estimator, as set, trains a torch network (True here)."""
+        return True
 
     # -- device and randomness -----------------------------------------------
     def _device_name(self):
         device = str(self.device)
         if device == "auto":
+            torch = import_torch(type(self).__name__)
             return "cuda" if torch.cuda.is_available() else "cpu"
         return device
 
     def _resolve_device(self):
+        torch = import_torch(type(self).__name__)
         device = self._device_name()
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(
@@ -354,12 +250,16 @@ class BaseTorchEstimator(BaseEstimator):
 
     @staticmethod
     def _rng_devices(device):
+        import torch
+
         device = torch.device(device)
         return [device.index or 0] if device.type == "cuda" else []
 
     @contextlib.contextmanager
     def _torch_seeded(self, random_state, device):
         """Torch seeded from one draw of ``random_state``; global state restored."""
+        import torch
+
         seed = int(random_state.randint(np.iinfo(np.int32).max))
         with torch.random.fork_rng(devices=self._rng_devices(device)):
             torch.manual_seed(seed)
@@ -368,6 +268,7 @@ class BaseTorchEstimator(BaseEstimator):
     # -- the net ---------------------------------------------------------------
     def _build_module(self, default_factory):
         """``module``: the default, a deep copy of an instance, or a fresh build."""
+        torch = import_torch(type(self).__name__)
         module = getattr(self, "module", None)
         if module is None:
             return default_factory()
@@ -413,6 +314,8 @@ class BaseTorchEstimator(BaseEstimator):
         # Eval mode and no gradient: the probe moves no BatchNorm statistic and
         # draws no dropout mask, so training is the same with or without it.
         # A module given on a GPU stays there for the probe.
+        import torch
+
         parameter = next(module.parameters(), None)
         device = None if parameter is None else parameter.device
         was_training = module.training
@@ -440,6 +343,8 @@ class BaseTorchEstimator(BaseEstimator):
         over the epoch (over training batches for names starting with
         ``"train_"``), so that ``EarlyStopping`` and the progress table see it.
         """
+        from skorch.callbacks import PassthroughScoring
+
         return [
             (name, PassthroughScoring(name, on_train=name.startswith("train_")))
             for name in names
@@ -448,6 +353,8 @@ class BaseTorchEstimator(BaseEstimator):
     def _callbacks(self):
         callbacks = copy.deepcopy(list(getattr(self, "callbacks", None) or []))
         if self.verbose > 0:
+            from skorch.callbacks import ProgressBar
+
             callbacks.append(("progress", ProgressBar()))
         return callbacks
 
@@ -459,7 +366,7 @@ class BaseTorchEstimator(BaseEstimator):
         make_module,
         criterion,
         random_state,
-        net_class=NeuralNet,
+        net_class=None,
         fit_params=None,
         **net_kwargs,
     ):
@@ -475,14 +382,21 @@ class BaseTorchEstimator(BaseEstimator):
         criterion : torch loss class or instance.
         random_state : RandomState
             The fit's random state; torch is seeded from one draw of it.
-        net_class : skorch net class, default=NeuralNet
-            A subclass may override ``get_loss`` for multi-output modules.
+        net_class : skorch net class, default=None
+            :class:`~skorch.NeuralNet` when None; a subclass may override
+            ``get_loss`` for multi-output modules.
         fit_params : dict, default=None
             Passed to ``net.fit`` (skorch hands them to the module's forward).
         **net_kwargs
             Passed on to ``net_class`` (they win over the shared defaults).
         """
-        device = self._resolve_device()
+        device = self._resolve_device()  # checks the deep extra first
+        from skorch import NeuralNet
+
+        from ._deep._training import _OPTIMIZERS, _ArrayBatches
+
+        if net_class is None:
+            net_class = NeuralNet
         training = self._training_params()
         optimizer = training.pop("optimizer")
         optimizer_kwargs = {}
@@ -528,6 +442,10 @@ class BaseTorchEstimator(BaseEstimator):
         The global torch random state is left as it was. A module with
         several outputs gives a tuple of tensors.
         """
+        import torch
+
+        from ._deep._training import _INFERENCE_DTYPES, _Inference
+
         net = self.net_
         module = net.module_
         dtype = _INFERENCE_DTYPES.get(getattr(self, "inference_dtype", None))
@@ -577,10 +495,10 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0.0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
-        "device": [str, torch.device],
+        "optimizer": [StrOptions(set(OPTIMIZER_NAMES)), type],
+        "device": [str, TorchDeviceConstraint()],
         "callbacks": [list, None],
-        "inference_dtype": [StrOptions(set(_INFERENCE_DTYPES)), None],
+        "inference_dtype": [StrOptions(set(INFERENCE_DTYPE_NAMES)), None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "open_label": "no_validation",
@@ -638,6 +556,8 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         :class:`~sklearn_openset.nn.Classifier32` (with ``image_pooling``)
         for images ``(channels, height, width)``.
         """
+        from .nn import MLP, Classifier32
+
         return cls._default_network(
             input_shape,
             vector=lambda n_features: MLP(n_features, n_classes),

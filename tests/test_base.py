@@ -283,7 +283,7 @@ def test_bad_input_and_pickle(blobs):
 def test_batch_iterator_slices_whole_batches():
     from skorch.dataset import Dataset
 
-    from sklearn_openset.base import _ArrayBatches
+    from sklearn_openset._deep._training import _ArrayBatches
 
     X = np.arange(20, dtype=np.float32).reshape(10, 2)
     y = np.arange(10)
@@ -308,7 +308,7 @@ def test_batch_iterator_slices_whole_batches():
 def test_class_balanced_steps():
     from skorch.dataset import Dataset
 
-    from sklearn_openset.base import _ArrayBatches
+    from sklearn_openset._deep._training import _ArrayBatches
 
     # 3 classes of unequal sizes (10, 25, 7 samples), 4 samples per class and
     # step: ceil(42 / 12) = 4 steps, each with exactly 4 rows of every class.

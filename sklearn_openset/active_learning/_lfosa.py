@@ -5,14 +5,13 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import torch
 from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import _OPTIMIZERS, BaseTorchEstimator
-from ..nn import MLP, TemperatureCrossEntropyLoss, cifar_resnet18
+from ..base import OPTIMIZER_NAMES, BaseTorchEstimator
+from ..utils._optional import TorchDeviceConstraint, check_deep_install
 from ._base import BaseOpenSetQueryStrategy
 
 __all__ = ["LfOSASampler"]
@@ -198,8 +197,8 @@ default=None
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0.0, None, closed="neither")],
         "train_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
-        "device": [str, torch.device],
+        "optimizer": [StrOptions(set(OPTIMIZER_NAMES)), type],
+        "device": [str, TorchDeviceConstraint()],
         "callbacks": [list, None],
         "verbose": ["verbose"],
     }
@@ -222,6 +221,7 @@ default=None
         missing_label=np.nan,
         open_label=-1,
     ):
+        check_deep_install(self)  # torch and skorch: sets nothing
         self.module = module
         self.temperature = temperature
         self.use_invalid = use_invalid
@@ -246,6 +246,10 @@ default=None
         }
 
     def _utilities(self, pool):
+        import torch
+
+        from ..nn import MLP, TemperatureCrossEntropyLoss, cifar_resnet18
+
         n_known = len(pool.classes)
         rows, targets = pool.known_rows, pool.y_known
         if self.use_invalid:

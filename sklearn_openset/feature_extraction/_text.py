@@ -1,23 +1,20 @@
 """Sentence embeddings from a transformers encoder, as a scikit-learn transformer."""
 
 import copy
-import math
 import os
 import sys
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
-from torch.nn import functional as F
 
 from ..base import BaseTorchEstimator
 from ..utils._docstring import Substitution
+from ..utils._optional import TorchDeviceConstraint, check_extra
 
 __all__ = ["TextEmbedder", "default_model_path"]
 
@@ -82,88 +79,6 @@ def _check_texts(X):
     if not texts:
         raise ValueError("TextEmbedder got 0 texts; at least 1 is required.")
     return texts
-
-
-def _length_bucketed_batches(lengths, batch_size, bucket=50):
-    """Shuffled batches of texts of similar lengths (less padding).
-
-    The texts are shuffled, cut into chunks of ``bucket`` batches, sorted by
-    length within each chunk and batched; the batches are shuffled again.
-    Uses torch's random generator.
-    """
-    order = torch.randperm(len(lengths)).numpy()
-    chunk = batch_size * bucket
-    batches = []
-    for start in range(0, len(order), chunk):
-        rows = order[start : start + chunk]
-        rows = rows[np.argsort(lengths[rows], kind="stable")]
-        batches += [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
-    return [batches[i] for i in torch.randperm(len(batches)).tolist()]
-
-
-def _pool(hidden, mask, pooling):
-    """Mean over the real tokens, or the first ([CLS]) token."""
-    if pooling == "cls":
-        return hidden[:, 0]
-    mask = mask.to(hidden.dtype).unsqueeze(-1)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)
-
-
-class _LengthBucketedIterator:
-    """skorch ``iterator_train`` of the fine-tuning: padded batches of token ids.
-
-    The dataset's ``X`` holds row numbers into ``ids`` (the texts' token
-    ids); each epoch the rows are batched by :func:`_length_bucketed_batches`
-    and ``pad`` turns a batch's ids into the model's inputs.
-    """
-
-    def __init__(self, dataset, *, batch_size, ids, pad, shuffle=None):
-        self.rows = np.asarray(dataset.X)
-        self.y = torch.as_tensor(np.asarray(dataset.y))
-        self.batch_size = batch_size
-        self.ids = ids
-        self.pad = pad
-        self.lengths = np.array([len(ids[i]) for i in self.rows])
-
-    def __len__(self):
-        return math.ceil(len(self.rows) / self.batch_size)
-
-    def __iter__(self):
-        for batch in _length_bucketed_batches(self.lengths, self.batch_size):
-            rows = self.rows[batch]
-            yield self.pad([self.ids[i] for i in rows]), self.y[torch.from_numpy(batch)]
-
-
-class _FineTuneModule(nn.Module):
-    """The encoder with a linear classifier on its pooled states, for fine-tuning.
-
-    Only ``trainable`` layers ever go to train mode (dropout): the frozen
-    lower layers run as at inference, whatever mode skorch asks for.
-    """
-
-    def __init__(self, model, trainable, n_classes, pooling):
-        super().__init__()
-        self.model = model
-        self.head = nn.Linear(model.config.hidden_size, n_classes)
-        self.trainable = nn.ModuleList(trainable)
-        self.pooling = pooling
-
-    def train(self, mode=True):
-        self.training = mode
-        self.model.eval()
-        self.head.train(mode)
-        for layer in self.trainable:
-            layer.train(mode)
-        return self
-
-    def forward(self, input_ids, attention_mask, **inputs):
-        hidden = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, **inputs
-        ).last_hidden_state
-        # The classifier sees the pooled states before the normalization: on
-        # unit vectors its logits could not grow and the cross-entropy would
-        # stall.
-        return self.head(_pool(hidden, attention_mask, self.pooling))
 
 
 @Substitution()
@@ -293,7 +208,7 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         "normalize": ["boolean"],
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str, torch.device],
+        "device": [str, TorchDeviceConstraint()],
         "fine_tune_epochs": [
             Interval(Integral, 0, None, closed="left"),
             StrOptions({"auto"}),
@@ -321,6 +236,8 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         verbose=0,
         random_state=None,
     ):
+        # torch, skorch and transformers (the text extra): sets nothing.
+        check_extra(type(self).__name__, "text")
         self.model_name_or_path = model_name_or_path
         self.pooling = pooling
         self.normalize = normalize
@@ -390,6 +307,10 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         return {k: v.to(self.model_.device) for k, v in encoded.items()}
 
     def _embed_batch(self, inputs):
+        from torch.nn import functional as F
+
+        from .._deep._text import _pool
+
         output = self.model_(**inputs)
         hidden = output[0] if isinstance(output, tuple) else output.last_hidden_state
         embedding = _pool(hidden, inputs["attention_mask"], self.pooling)
@@ -456,6 +377,8 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
 
     def _trainable_layers(self):
         """The transformer layers, bottom to top (BERT-like encoders)."""
+        import torch
+
         model = self.model_
         for path in ("encoder.layer", "transformer.layer", "layers", "encoder.layers"):
             module = model
@@ -468,6 +391,8 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         return None
 
     def _training_params(self):
+        import torch
+
         return {
             "optimizer": torch.optim.AdamW,
             "lr": self.fine_tune_lr,
@@ -475,6 +400,10 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         }
 
     def _fine_tune(self, texts, y, n_epochs):
+        from torch import nn
+
+        from .._deep._text import _FineTuneModule, _LengthBucketedIterator
+
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
@@ -527,6 +456,8 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         -------
         embeddings : ndarray of shape (n_samples, n_features_out), dtype float32
         """
+        import torch
+
         check_is_fitted(self)
         texts = _check_texts(X)
         ids = self._tokenize(texts)
@@ -569,6 +500,8 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "model_" in state:
+            import torch
+
             device = self._device_name()
             if device.startswith("cuda") and torch.cuda.is_available():
                 self.model_ = self.model_.to(device)

@@ -10,7 +10,14 @@ are one-vs-rest binary heads with stacked weights and the synthesis of adaptive
 negative samples in feature space; the LfOSA detector trains torchvision's
 ResNet-18 (:func:`cifar_resnet18`) or an MLP with
 :class:`TemperatureCrossEntropyLoss`.
+
+This subpackage is the torch part of the library (the ``deep`` extra):
+``import sklearn_openset`` does not import it.
 """
+
+from ..utils._optional import check_extra
+
+check_extra("sklearn_openset.nn", "deep", packages=("torch",))
 
 from ._backbones import MLP, Classifier32, cifar_resnet18
 from ._cac import (
