@@ -76,7 +76,15 @@ def test_evaluate_matches_the_library_metrics():
 
 
 def test_the_protocol_owns_its_table_of_estimators():
-    assert list(ESTIMATORS) == ["ans", "cac", "crosr", "msp", "openmax", "openmax-lr"]
+    assert list(ESTIMATORS) == [
+        "ans",
+        "cac",
+        "crosr",
+        "msp",
+        "msp-tuned",
+        "openmax",
+        "openmax-lr",
+    ]
     assert list(DATASETS) == ["digits", "mnist", "blobs", "clinc150"]
     for name, entry in ESTIMATORS.items():
         estimator = entry.factory(3)

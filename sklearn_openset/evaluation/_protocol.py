@@ -126,6 +126,7 @@ def _default_estimators():
         MSPClassifier,
         OpenMaxClassifier,
     )
+    from ..model_selection import TunedOpenSetThresholdCV
 
     return {
         "ans": (
@@ -146,6 +147,15 @@ def _default_estimators():
         "msp": (
             lambda random_state: MSPClassifier(),
             "maximum softmax probability over LogisticRegression, threshold 0.5",
+        ),
+        "msp-tuned": (
+            lambda random_state: TunedOpenSetThresholdCV(
+                MSPClassifier(), random_state=random_state
+            ),
+            (
+                "MSP over LogisticRegression, threshold chosen on pseudo-open "
+                "splits of the training classes (TunedOpenSetThresholdCV)"
+            ),
         ),
         "openmax": (
             lambda random_state: OpenMaxClassifier(random_state=random_state),
