@@ -44,6 +44,9 @@ EXTRAS_REQUIRE = {
         "build>=1.0",
         "scikit-activeml>=1.0",
         "dask[distributed]>=2024.1",
+        # tests/test_docstrings.py parses the docstrings; tests/test_plot.py draws.
+        "numpydoc>=1.6",
+        "matplotlib>=3.7",
     ],
     # Model selection on a Dask cluster (joblib's dask backend).
     "dask": ["dask[distributed]>=2024.1"],
