@@ -19,9 +19,46 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, column_or_1d
 
+from ..utils._docstring import Substitution
 from ..utils._validation import _is_same_label
 
 __all__ = ["BaseOpenSetQueryStrategy"]
+
+#: Docstring blocks of the query strategies' shared parameters and attributes,
+#: for :class:`~sklearn_openset.utils._docstring.Substitution`.
+STRATEGY_DOCS = {
+    "estimator": """\
+estimator : classifier with ``predict_proba`` or None{default}
+    Cloned and fitted at each query. ``None``: a ``StandardScaler`` and
+    ``LogisticRegression`` pipeline.""",
+    "classes": """\
+classes : array-like or None{default}
+    The known classes. ``None``: those labeled in ``y``. Given, ``y`` may
+    hold no other known label (a ``ValueError`` names the others).""",
+    "random_state": """\
+random_state : int, RandomState instance or None{default}
+    Seeds the strategy's own model and the tie-breaking. The same int gives
+    the same query for the same data.""",
+    "missing_label": """\
+missing_label : scalar or np.nan{default}
+    Marks unlabeled samples in ``y``.""",
+    "open_label": """\
+open_label : scalar{default}
+    Marks the samples of ``y`` found to be from an unknown class (the
+    invalid set).""",
+    "classes_": """\
+classes_ : ndarray of shape (n_classes,)
+    The known classes of the last query.""",
+    "estimator_": """\
+estimator_ : estimator or None
+    The classifier fitted at the last query (``None`` when the labels held a
+    single class).""",
+}
+
+
+def strategy_docs(*names):
+    """A :class:`Substitution` with the blocks ``names`` of :data:`STRATEGY_DOCS`."""
+    return Substitution(**{name: STRATEGY_DOCS[name] for name in names})
 
 
 def _is_nan(value):

@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods
 
-from ._base import BaseOpenSetQueryStrategy
+from ._base import BaseOpenSetQueryStrategy, strategy_docs
 
 __all__ = [
     "CertaintySampler",
@@ -24,6 +24,7 @@ def _default_classifier():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
+@strategy_docs("missing_label", "open_label", "classes_")
 class RandomSampler(BaseOpenSetQueryStrategy):
     """Query unlabeled samples uniformly at random.
 
@@ -32,17 +33,14 @@ class RandomSampler(BaseOpenSetQueryStrategy):
 
     Parameters
     ----------
-    random_state : int, RandomState or None, default=None
-        The same int gives the same query for the same data.
-    missing_label : scalar or np.nan, default=np.nan
-        Marks unlabeled samples in ``y``.
-    open_label : scalar, default=-1
-        Marks samples of ``y`` found to be from an unknown class.
+    random_state : int, RandomState instance or None, default=None
+        Draws the query. The same int gives the same query for the same data.
+    {missing_label}
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The known classes labeled in ``y`` at the last query.
+    {classes_}
 
     See Also
     --------
@@ -141,6 +139,15 @@ def _set_random_state(estimator, random_state):
         estimator.set_params(**seeds)
 
 
+@strategy_docs(
+    "estimator",
+    "classes",
+    "random_state",
+    "missing_label",
+    "open_label",
+    "classes_",
+    "estimator_",
+)
 class UncertaintySampler(_ProbabilitySampler):
     """Query the samples whose predicted class is most uncertain (entropy).
 
@@ -150,29 +157,20 @@ class UncertaintySampler(_ProbabilitySampler):
 
     Parameters
     ----------
-    estimator : classifier with ``predict_proba`` or None, default=None
-        Cloned and fitted at each query. ``None``: a ``StandardScaler`` and
-        ``LogisticRegression`` pipeline.
+    {estimator}
     use_invalid : bool, default=True
         Also fit the classifier on the samples marked ``open_label``, as one
         more class (as the reference code's uncertainty baseline does with
         its K+1 detector).
-    classes : array-like or None, default=None
-        The known classes; ``None``: those labeled in ``y``.
-    random_state : int, RandomState or None, default=None
-        Seeds the classifier and the tie-breaking.
-    missing_label : scalar or np.nan, default=np.nan
-        Marks unlabeled samples in ``y``.
-    open_label : scalar, default=-1
-        Marks samples of ``y`` found to be from an unknown class.
+    {classes}
+    {random_state}
+    {missing_label}
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The known classes of the last query.
-    estimator_ : estimator or None
-        The classifier fitted at the last query (``None`` when the labels
-        held a single class).
+    {classes_}
+    {estimator_}
 
     See Also
     --------
@@ -195,6 +193,15 @@ class UncertaintySampler(_ProbabilitySampler):
         return entropy(proba, axis=1)
 
 
+@strategy_docs(
+    "estimator",
+    "classes",
+    "random_state",
+    "missing_label",
+    "open_label",
+    "classes_",
+    "estimator_",
+)
 class CertaintySampler(_ProbabilitySampler):
     """Query the samples most confidently predicted in a known class.
 
@@ -205,28 +212,19 @@ class CertaintySampler(_ProbabilitySampler):
 
     Parameters
     ----------
-    estimator : classifier with ``predict_proba`` or None, default=None
-        Cloned and fitted at each query. ``None``: a ``StandardScaler`` and
-        ``LogisticRegression`` pipeline.
+    {estimator}
     use_invalid : bool, default=True
         Also fit the classifier on the samples marked ``open_label``, as one
         more class whose probability lowers every known one.
-    classes : array-like or None, default=None
-        The known classes; ``None``: those labeled in ``y``.
-    random_state : int, RandomState or None, default=None
-        Seeds the classifier and the tie-breaking.
-    missing_label : scalar or np.nan, default=np.nan
-        Marks unlabeled samples in ``y``.
-    open_label : scalar, default=-1
-        Marks samples of ``y`` found to be from an unknown class.
+    {classes}
+    {random_state}
+    {missing_label}
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The known classes of the last query.
-    estimator_ : estimator or None
-        The classifier fitted at the last query (``None`` when the labels
-        held a single class).
+    {classes_}
+    {estimator_}
 
     See Also
     --------
@@ -251,6 +249,9 @@ class CertaintySampler(_ProbabilitySampler):
         return proba[:, known_columns].max(axis=1)
 
 
+@strategy_docs(
+    "classes", "random_state", "missing_label", "open_label", "classes_", "estimator_"
+)
 class OpenSetScoreSampler(BaseOpenSetQueryStrategy):
     """Query what an open-set classifier scores as most known.
 
@@ -278,23 +279,18 @@ class OpenSetScoreSampler(BaseOpenSetQueryStrategy):
         ``benchmarks/lfosa/results_pools.md`` it reaches a final recall of
         0.448 (random sampling 0.357) against 0.918 with ``"logsumexp"``;
         on mnist20 the two are equal.
-    classes : array-like or None, default=None
-        The known classes; ``None``: those labeled in ``y``.
-    random_state : int, RandomState or None, default=None
-        Seeds the classifier and the tie-breaking.
-    missing_label : scalar or np.nan, default=np.nan
-        Marks unlabeled samples in ``y``.
-    open_label : scalar, default=-1
-        Marks samples of ``y`` found to be from an unknown class (not used
-        in training: the open-set classifiers learn from known classes only).
+    {classes}
+    {random_state}
+    {missing_label}
+    {open_label}
+        Not used in training: the open-set classifiers learn from known
+        classes only.
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The known classes of the last query.
-    estimator_ : estimator or None
-        The classifier fitted at the last query (``None`` when the labels
-        held a single class: every candidate then has utility 0).
+    {classes_}
+    {estimator_}
+        With a single class, every candidate has utility 0.
 
     See Also
     --------

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import OPTIMIZER_NAMES, BaseTorchEstimator
 from ..utils._optional import TorchDeviceConstraint, check_deep_install
-from ._base import BaseOpenSetQueryStrategy
+from ._base import BaseOpenSetQueryStrategy, strategy_docs
 
 __all__ = ["LfOSASampler"]
 
@@ -55,6 +55,7 @@ def _known_posteriors(logits, random_state):
     return utilities
 
 
+@strategy_docs("classes", "missing_label", "open_label", "classes_")
 class LfOSASampler(BaseOpenSetQueryStrategy, BaseTorchEstimator):
     """Query the unlabeled samples most likely to be of a known class (LfOSA).
 
@@ -83,10 +84,9 @@ class LfOSASampler(BaseOpenSetQueryStrategy, BaseTorchEstimator):
         Train the detector's unknown output on the samples of ``y`` marked
         ``open_label``. ``False`` is the paper's ablation without the invalid
         set.
-    classes : array-like or None, default=None
-        The known classes. ``None``: those labeled in ``y``. Given, ``y`` may
-        hold no other known label and the detector keeps one output per class
-        even before a class has a labeled sample.
+    {classes}
+        The detector keeps one output per given class even before the class
+        has a labeled sample.
     max_epochs : int, default=30
         Passes over the labeled and invalid samples at each query.
     lr : float, default=1e-3
@@ -107,15 +107,13 @@ default=None
     random_state : int, RandomState or None, default=None
         Seeds the detector's training, the mixtures and the tie-breaking. The
         same int gives the same query for the same data on CPU.
-    missing_label : scalar or np.nan, default=np.nan
-        Marks unlabeled samples in ``y``.
-    open_label : scalar, default=-1
-        Marks samples of ``y`` found to be from an unknown class.
+    {missing_label}
+    {open_label}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The known classes of the last query (the detector's first outputs).
+    {classes_}
+        The detector's first outputs, in this order.
     net_ : skorch.NeuralNet
         The detector trained at the last query.
 

@@ -94,6 +94,8 @@ input_shape_ : tuple
 def _format_default(value):
     if isinstance(value, str):
         return f'"{value}"'
+    if isinstance(value, float) and value != value:
+        return "np.nan"
     return repr(value)
 
 
