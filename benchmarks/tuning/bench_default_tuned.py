@@ -110,6 +110,8 @@ def render(results):
             f"{mean['oracle']:.3f} | {mean['tuned'] - mean['default']:+.3f} | "
             f"{mean['oracle'] - mean['tuned']:.3f} |"
         )
+    if results.get("notes"):
+        lines += ["", results["notes"]]
     return "\n".join([*lines, ""])
 
 
