@@ -155,7 +155,8 @@ default="projection"
         no threshold (nothing is rejected).
     max_epochs : int, default=15
         Passes over the training data (each step draws the same number of
-        samples of every class). Chosen on a validation split (see Notes):
+        samples of every class); 0 trains nothing (``module`` as given, the
+        heads as initialised). Chosen on a validation split (see Notes):
         30 epochs gave heads that reject more unseen samples of their own
         class (validation macro-F1 1.6 points lower), at twice the time.
     {lr}

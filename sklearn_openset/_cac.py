@@ -105,7 +105,10 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         ``callbacks``).
     max_epochs : int, default=70
         Training epochs, with the ``"step"`` schedule 35 at ``lr`` and 35 at
-        ``lr / 10``. (The reference code's configurations train in two such
+        ``lr / 10``. 0 trains nothing: ``fit`` takes ``module`` as given (a
+        network trained elsewhere, e.g. the reference code's) and only
+        re-centres the anchors and calibrates the threshold
+        (``benchmarks/cac/results_reference_networks.md``). (The reference code's configurations train in two such
         stages on CIFAR and TinyImageNet; on MNIST, 35 epochs at 0.01
         only.) With the
         default MLP this takes seconds for a few thousand samples; datasets
@@ -321,7 +324,7 @@ class CACClassifier(BaseDeepOpenSetClassifier):
         from skorch.utils import noop
 
         callbacks = self._loss_term_callbacks("train_anchor_loss", "train_tuplet_loss")
-        if self.lr_schedule == "step":
+        if self.lr_schedule == "step" and self.max_epochs > 0:
             callbacks.append(_step_lr_schedule(self.max_epochs))
         if validation:
             callbacks += [
@@ -402,11 +405,14 @@ class CACClassifier(BaseDeepOpenSetClassifier):
             **net_kwargs,
         )
         history = self.net_.history
-        self.best_epoch_ = int(
-            dict(self.net_.callbacks_)["keep_best"].best_epoch_
-            if validation
-            else history[-1, "epoch"]
-        )
+        if not history:  # max_epochs=0: the module as given, untrained
+            self.best_epoch_ = 0
+        else:
+            self.best_epoch_ = int(
+                dict(self.net_.callbacks_)["keep_best"].best_epoch_
+                if validation
+                else history[-1, "epoch"]
+            )
         self.input_shape_ = tuple(X.shape[1:])
         self._set_anchors(X, y_encoded, calibration_rows)
         return self

@@ -274,7 +274,7 @@ def test_bad_input_and_pickle(blobs):
     with pytest.raises(ValueError, match="open_label"):
         TinySoftmaxNet(open_label=2).fit(X_train, y_train)
     with pytest.raises(ValueError, match="max_epochs"):
-        TinySoftmaxNet(max_epochs=0).fit(X_train, y_train)
+        TinySoftmaxNet(max_epochs=-1).fit(X_train, y_train)
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict(X_test), clf.predict(X_test))
     assert clone(clf).get_params() == clf.get_params()

@@ -27,7 +27,9 @@ _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{(?P<name>\w+)\}[ \t]*$", re.MUL
 SHARED_PARAMETERS = {
     "max_epochs": """\
 max_epochs : int{default}
-    Number of passes over the training data.""",
+    Number of passes over the training data. 0 trains nothing: ``fit``
+    takes ``module`` as given (a network trained elsewhere) and does only
+    what follows training.""",
     "lr": """\
 lr : float{default}
     Learning rate of the optimizer.""",

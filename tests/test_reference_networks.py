@@ -1,0 +1,112 @@
+"""Trained networks given as they are (``max_epochs=0``), and the CAC paper's own.
+
+``max_epochs=0``: ``fit`` trains nothing and does only what follows training
+(CAC: the anchors and the threshold; OpenMax: the Weibull tails). The
+reference networks of ``shared/reference/cac-openset-mnist`` (the CAC
+reference code's MNIST trial 0) are scored through the library and against a
+direct computation from the network's logits.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_openset import CACClassifier, OpenMaxClassifier
+from sklearn_openset.datasets import make_open_set_blobs
+from sklearn_openset.nn import MLP, Classifier32
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+MNIST = REFERENCE.parent / "data" / "mnist"
+
+
+@pytest.mark.parametrize("estimator_class", [CACClassifier, OpenMaxClassifier])
+def test_max_epochs_zero_keeps_the_given_weights(estimator_class):
+    X, _, y, _ = make_open_set_blobs(n_samples=200, n_features=4, random_state=0)
+    X = X.astype(np.float32)
+    # A network that needs no training: linear, nearest class mean.
+    classes = np.unique(y)
+    means = np.stack([X[y == c].mean(axis=0) for c in classes])
+    network = MLP(4, len(classes), hidden_layer_sizes=())
+    with torch.no_grad():
+        network.head.weight.copy_(torch.as_tensor(means))
+        network.head.bias.copy_(torch.as_tensor(-0.5 * (means**2).sum(axis=1)))
+    clf = estimator_class(module=network, max_epochs=0, random_state=0).fit(X, y)
+    trained = clf.net_.module_.state_dict()
+    for name, value in network.state_dict().items():
+        # CAC wraps the network (its anchors around it); compare by suffix.
+        match = [v for k, v in trained.items() if k.endswith(name)]
+        assert match and torch.equal(match[0], value), name
+    assert len(clf.net_.history) == 0
+
+
+def _reference_trial(trial=0, n_train=600, n_test=1000):
+    folder = REFERENCE / "cac-openset-mnist"
+    config = json.loads((folder / "config_mnist.json").read_text())
+    known = sorted(
+        json.loads((folder / f"class_split_{trial}.json").read_text())["Known"]
+    )
+    mean, std = config["data_mean"][trial][0], config["data_std"][trial][0]
+    with (
+        np.load(MNIST / "mnist_train5k.npz") as train,
+        np.load(MNIST / "mnist_test10k.npz") as test,
+    ):
+        # The first n_train // 6 images of each known digit.
+        keep = np.concatenate(
+            [np.flatnonzero(train["y"] == digit)[: n_train // 6] for digit in known]
+        )
+        X_train, y_train = train["x"][keep], train["y"][keep]
+        X_test = test["x"][:n_test]
+
+    def prepare(images):
+        return (((images / 255.0) - mean) / std)[:, None].astype(np.float32)
+
+    state = torch.load(
+        folder / f"MNIST_{trial}_CACclassifierAnchorLoss.pth",
+        map_location="cpu",
+        weights_only=False,
+    )["net"]
+    renamed = {}
+    for key, value in state.items():
+        if key.startswith("encoder.encoder"):
+            renamed["group" + key.removeprefix("encoder.encoder")] = value
+        elif key.startswith("classify."):
+            renamed["head." + key.removeprefix("classify.")] = value
+    network = Classifier32(6, in_channels=1, pooling="flatten")
+    network.load_state_dict(renamed)
+    return network, prepare(X_train), y_train.astype(np.int64), prepare(X_test)
+
+
+@pytest.mark.skipif(
+    not (REFERENCE / "cac-openset-mnist").is_dir() or not MNIST.is_dir(),
+    reason="shared/reference/cac-openset-mnist and shared/data/mnist are not "
+    "beside the checkout",
+)
+def test_cac_reference_network_scores_as_its_logits_say():
+    network, X_train, y_train, X_test = _reference_trial()
+    clf = CACClassifier(module=network, max_epochs=0, random_state=0)
+    clf.fit(X_train, y_train)
+
+    with torch.no_grad():
+        network.eval()
+        logits_train = network(torch.as_tensor(X_train)).double().numpy()
+        logits_test = network(torch.as_tensor(X_test)).double().numpy()
+    # Anchors: the mean logit of the correctly classified training images of
+    # each class (the classes are the sorted known digits).
+    classes = np.unique(y_train)
+    codes = np.searchsorted(classes, y_train)
+    anchors = 10.0 * np.eye(len(classes))
+    distances = np.linalg.norm(logits_train[:, None] - anchors[None], axis=2)
+    correct = distances.argmin(axis=1) == codes
+    for k in range(len(classes)):
+        anchors[k] = logits_train[correct & (codes == k)].mean(axis=0)
+    d = np.linalg.norm(logits_test[:, None] - anchors[None], axis=2)
+    softmin = np.exp(-d) / np.exp(-d).sum(axis=1, keepdims=True)
+    expected = -(d * (1 - softmin)).min(axis=1)
+
+    np.testing.assert_allclose(clf.anchors_, anchors, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        clf.score_samples(X_test), expected, rtol=1e-4, atol=1e-4
+    )
