@@ -12,8 +12,8 @@ training) on the known digits of the 5k MNIST subset:
   re-estimated on the correctly classified training images, the CAC score;
 - OpenMax: ``OpenMaxClassifier(module=<cross-entropy network>,
   max_epochs=0)`` with the paper's probability score and with Neal et al.'s
-  (``known_score="logsumexp"``); MSP: the top closed-set probability of the
-  same network.
+  (``known_score="logsumexp"``); MSP: the top softmax probability of the
+  same network's logits.
 
 Inputs as the reference feeds them: pixels / 255, normalised with the
 trial's ``data_mean`` / ``data_std`` (``config_mnist.json``), resized to
@@ -111,9 +111,13 @@ def run(trials, data_home):
                 module=network, max_epochs=0, known_score=known_score
             ).fit(X_train, y_train)
             row[name] = unknown_roc_auc_score(y_test, openmax.score_samples(X_test))
-        proba = openmax.predict_proba(X_test)
+        # MSP: the softmax of the network's own logits (skorch's forward).
+        logits = openmax.net_.forward(X_test).double()
+        proba = torch.softmax(logits, dim=1).numpy()
         row["msp"] = unknown_roc_auc_score(y_test, proba.max(axis=1))
-        row["msp_closed"] = closed_accuracy(openmax, X_test, y_test)
+        row["msp_closed"] = closed_set_accuracy_score(
+            y_test, openmax.classes_[proba.argmax(axis=1)], labels=openmax.classes_
+        )
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
