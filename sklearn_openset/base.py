@@ -324,6 +324,20 @@ class BaseTorchEstimator(BaseEstimator):
         module.train(was_training)
         return output
 
+    def _check_output_shape(self, output, n_samples, n_outputs, *, needs):
+        """Raise unless ``output`` (of ``n_samples`` probe samples) is ``(n_samples, n_outputs)``.
+
+        ``needs`` says in the message what the estimator needs of the module.
+        """
+        shape = tuple(output.shape) if hasattr(output, "shape") else None
+        if shape != (n_samples, n_outputs):
+            got = shape if shape is not None else type(output).__name__
+            raise ValueError(
+                f"module maps {n_samples} samples to shape {got}; "
+                f"{type(self).__name__} needs {needs}. Give the module's last "
+                f"layer {n_outputs} outputs."
+            )
+
     def _training_params(self):
         """The skorch training parameters taken from the estimator's own."""
         return {
@@ -592,14 +606,16 @@ class BaseDeepOpenSetClassifier(OpenSetClassifierMixin, BaseTorchEstimator):
         output = self._probe_output(module, X_probe)
         self._check_module_output(output, X_probe)
         logits = output[0] if isinstance(output, tuple) else output
-        expected = (len(X_probe), len(self.classes_))
-        if tuple(logits.shape) != expected:
-            raise ValueError(
-                f"module maps {len(X_probe)} samples to shape "
-                f"{tuple(logits.shape)}; {type(self).__name__} needs one logit per "
-                f"class, shape {expected} for the {len(self.classes_)} classes in y. "
-                f"Give the module's last layer {len(self.classes_)} outputs."
-            )
+        n_classes = len(self.classes_)
+        self._check_output_shape(
+            logits,
+            len(X_probe),
+            n_classes,
+            needs=(
+                f"one logit per class, shape {(len(X_probe), n_classes)} for the "
+                f"{n_classes} classes in y"
+            ),
+        )
         return module
 
     def _fit_net(

@@ -7,7 +7,6 @@ reference code's MNIST trial 0) are scored through the library and against a
 direct computation from the network's logits.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,11 @@ import torch
 
 from sklearn_openset import CACClassifier, OpenMaxClassifier
 from sklearn_openset.datasets import make_open_set_blobs
-from sklearn_openset.nn import MLP, Classifier32
+from sklearn_openset.nn import MLP
+from sklearn_openset.utils._reference import (
+    cac_reference_network,
+    cac_reference_split,
+)
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 MNIST = REFERENCE.parent / "data" / "mnist"
@@ -44,11 +47,7 @@ def test_max_epochs_zero_keeps_the_given_weights(estimator_class):
 
 def _reference_trial(trial=0, n_train=600, n_test=1000):
     folder = REFERENCE / "cac-openset-mnist"
-    config = json.loads((folder / "config_mnist.json").read_text())
-    known = sorted(
-        json.loads((folder / f"class_split_{trial}.json").read_text())["Known"]
-    )
-    mean, std = config["data_mean"][trial][0], config["data_std"][trial][0]
+    known, prepare = cac_reference_split(folder, trial)
     with (
         np.load(MNIST / "mnist_train5k.npz") as train,
         np.load(MNIST / "mnist_test10k.npz") as test,
@@ -59,23 +58,7 @@ def _reference_trial(trial=0, n_train=600, n_test=1000):
         )
         X_train, y_train = train["x"][keep], train["y"][keep]
         X_test = test["x"][:n_test]
-
-    def prepare(images):
-        return (((images / 255.0) - mean) / std)[:, None].astype(np.float32)
-
-    state = torch.load(
-        folder / f"MNIST_{trial}_CACclassifierAnchorLoss.pth",
-        map_location="cpu",
-        weights_only=False,
-    )["net"]
-    renamed = {}
-    for key, value in state.items():
-        if key.startswith("encoder.encoder"):
-            renamed["group" + key.removeprefix("encoder.encoder")] = value
-        elif key.startswith("classify."):
-            renamed["head." + key.removeprefix("classify.")] = value
-    network = Classifier32(6, in_channels=1, pooling="flatten")
-    network.load_state_dict(renamed)
+    network = cac_reference_network(folder, trial, "CACclassifierAnchorLoss")
     return network, prepare(X_train), y_train.astype(np.int64), prepare(X_test)
 
 

@@ -41,40 +41,19 @@ from _common import ROOT, add_output_arguments, render_only, results_header, run
 from sklearn_openset import CACClassifier, OpenMaxClassifier
 from sklearn_openset.datasets import load_mnist
 from sklearn_openset.metrics import closed_set_accuracy_score, unknown_roc_auc_score
-from sklearn_openset.nn import Classifier32
+from sklearn_openset.utils._reference import (
+    cac_reference_network,
+    cac_reference_split,
+)
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "cac-openset-mnist"
 PUBLISHED = {"cac": 0.985, "msp": 0.978, "openmax": 0.981}
 
 
-def reference_network(trial, kind, folder=REFERENCE):
-    """The reference code's network ``kind`` of ``trial`` as a Classifier32."""
-    state = torch.load(
-        folder / f"MNIST_{trial}_{kind}.pth", map_location="cpu", weights_only=False
-    )["net"]
-    renamed = {}
-    for key, value in state.items():
-        if key.startswith("encoder.encoder"):
-            renamed["group" + key.removeprefix("encoder.encoder")] = value
-        elif key.startswith("classify."):
-            renamed["head." + key.removeprefix("classify.")] = value
-    network = Classifier32(6, in_channels=1, pooling="flatten")
-    network.load_state_dict(renamed)
-    return network
-
-
 def trial_data(trial, data_home, folder=REFERENCE):
     """``X_train, y_train, X_test, y_test`` of a trial, normalised as the reference."""
-    config = json.loads((folder / "config_mnist.json").read_text())
-    known = sorted(
-        json.loads((folder / f"class_split_{trial}.json").read_text())["Known"]
-    )
-    mean, std = config["data_mean"][trial][0], config["data_std"][trial][0]
+    known, prepare = cac_reference_split(folder, trial)
     mnist = load_mnist(data_home)
-
-    def prepare(images):
-        return (((images / 255.0) - mean) / std)[:, None].astype(np.float32)
-
     train = np.isin(mnist.y_train, known)
     y_test = np.where(np.isin(mnist.y_test, known), mnist.y_test, -1)
     return (
@@ -98,11 +77,12 @@ def run(trials, data_home):
         X_train, y_train, X_test, y_test = trial_data(trial, data_home)
         row = {"trial": trial}
         cac = CACClassifier(
-            module=reference_network(trial, "CACclassifierAnchorLoss"), max_epochs=0
+            module=cac_reference_network(REFERENCE, trial, "CACclassifierAnchorLoss"),
+            max_epochs=0,
         ).fit(X_train, y_train)
         row["cac"] = unknown_roc_auc_score(y_test, cac.score_samples(X_test))
         row["cac_closed"] = closed_accuracy(cac, X_test, y_test)
-        network = reference_network(trial, "closedSetClassifier")
+        network = cac_reference_network(REFERENCE, trial, "closedSetClassifier")
         for name, known_score in (
             ("openmax", "probability"),
             ("openmax_logsumexp", "logsumexp"),

@@ -100,6 +100,16 @@ class _Pool:
     n_outputs: int
     random_state: np.random.RandomState
 
+    def training_rows(self, with_invalid):
+        """``(rows, targets)`` to learn from: the known rows and their class
+        codes, then (``with_invalid``) the invalid rows with code
+        ``len(classes)``, the unknown class."""
+        if not with_invalid or len(self.invalid_rows) == 0:
+            return self.known_rows, self.y_known
+        rows = np.concatenate([self.known_rows, self.invalid_rows])
+        unknown = np.full(len(self.invalid_rows), len(self.classes))
+        return rows, np.concatenate([self.y_known, unknown])
+
 
 class BaseOpenSetQueryStrategy(BaseEstimator):
     """Base of the pool-based query strategies for open-set annotation.

@@ -105,13 +105,8 @@ class _ProbabilitySampler(BaseOpenSetQueryStrategy):
 
     def _probabilities(self, pool):
         """``(proba, known_columns)``: probabilities of the candidates."""
-        rows, targets = pool.known_rows, pool.y_known
+        rows, targets = pool.training_rows(self.use_invalid)
         n_known = len(pool.classes)
-        if self.use_invalid and len(pool.invalid_rows):
-            rows = np.concatenate([rows, pool.invalid_rows])
-            targets = np.concatenate(
-                [targets, np.full(len(pool.invalid_rows), n_known)]
-            )
         estimator = _default_classifier() if self.estimator is None else self.estimator
         self.estimator_ = clone(estimator)
         _set_random_state(self.estimator_, pool.random_state)

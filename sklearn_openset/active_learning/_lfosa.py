@@ -244,17 +244,10 @@ default=None
         }
 
     def _utilities(self, pool):
-        import torch
-
         from ..nn import MLP, TemperatureCrossEntropyLoss, cifar_resnet18
 
         n_known = len(pool.classes)
-        rows, targets = pool.known_rows, pool.y_known
-        if self.use_invalid:
-            rows = np.concatenate([rows, pool.invalid_rows])
-            targets = np.concatenate(
-                [targets, np.full(len(pool.invalid_rows), n_known)]
-            )
+        rows, targets = pool.training_rows(self.use_invalid)
         X_train = pool.X[rows].astype(np.float32)
         default = self._default_network(
             X_train.shape[1:],
@@ -264,18 +257,15 @@ default=None
 
         def make_module():
             module = self._build_module(default)
-            output = self._probe_output(module, X_train[:2])
-            if not isinstance(output, torch.Tensor) or tuple(output.shape) != (
+            self._check_output_shape(
+                self._probe_output(module, X_train[:2]),
                 len(X_train[:2]),
                 n_known + 1,
-            ):
-                shape = getattr(output, "shape", type(output).__name__)
-                raise ValueError(
-                    f"module maps {len(X_train[:2])} samples to {tuple(shape)}; "
-                    f"LfOSASampler needs K+1 = {n_known + 1} logits per sample (one "
-                    f"per known class of classes_, then unknown). Give the module's "
-                    f"last layer {n_known + 1} outputs."
-                )
+                needs=(
+                    f"K+1 = {n_known + 1} logits per sample (one per known class "
+                    "of classes_, then unknown)"
+                ),
+            )
             return module
 
         self._fit_net(

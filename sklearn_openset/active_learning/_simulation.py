@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, validate_param
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ._base import _label_mask
+from ._baselines import _default_classifier, _set_random_state
 
 __all__ = ["AnnotationCurveDisplay", "AnnotationSimulation", "simulate_annotation"]
 
@@ -207,8 +208,6 @@ def simulate_annotation(
         keep = np.isin(y_test, known_classes)
         test = (X_test[keep], y_test[keep])
         if classifier is None:
-            from ._baselines import _default_classifier
-
             classifier = _default_classifier()
 
     n_known = int(is_known.sum())
@@ -219,7 +218,7 @@ def simulate_annotation(
         accuracy = np.nan
         if test is not None:
             model = clone(classifier)
-            _seed(model, rng)
+            _set_random_state(model, rng)
             model.fit(X[labeled].reshape(labeled.sum(), -1), y[labeled])
             predicted = model.predict(test[0].reshape(len(test[0]), -1))
             accuracy = accuracy_score(test[1], predicted)
@@ -265,12 +264,6 @@ def _pool_dtype(y, missing_label, open_label):
     ):
         return np.float64
     return object
-
-
-def _seed(estimator, rng):
-    from ._baselines import _set_random_state
-
-    _set_random_state(estimator, rng)
 
 
 class AnnotationCurveDisplay:

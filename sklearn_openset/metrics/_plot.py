@@ -4,20 +4,17 @@ import numpy as np
 from sklearn.metrics import RocCurveDisplay
 
 from ._classification import _check_open_set_targets, _per_class_f1
+from ._scorer import _final_step
 
 __all__ = ["OpenSetF1Display", "ScoreDistributionDisplay", "UnknownRocCurveDisplay"]
 
 
 def _estimator_name(estimator):
-    while hasattr(estimator, "steps"):
-        estimator = estimator.steps[-1][1]
-    return type(estimator).__name__
+    return type(_final_step(estimator)).__name__
 
 
 def _open_label_of(estimator):
-    while hasattr(estimator, "steps"):
-        estimator = estimator.steps[-1][1]
-    return getattr(estimator, "open_label", -1)
+    return getattr(_final_step(estimator), "open_label", -1)
 
 
 def _is_unknown(y_true, known_scores, labels, open_label):
@@ -120,10 +117,7 @@ class ScoreDistributionDisplay:
         -------
         display : ScoreDistributionDisplay
         """
-        final = estimator
-        while hasattr(final, "steps"):
-            final = final.steps[-1][1]
-        threshold = getattr(final, "threshold_", None)
+        threshold = getattr(_final_step(estimator), "threshold_", None)
         return cls.from_predictions(
             y,
             estimator.score_samples(X),

@@ -14,6 +14,7 @@ never touched.
 """
 
 import inspect
+import math
 import re
 
 __all__ = ["SHARED_ATTRIBUTES", "SHARED_PARAMETERS", "Substitution"]
@@ -96,7 +97,7 @@ input_shape_ : tuple
 def _format_default(value):
     if isinstance(value, str):
         return f'"{value}"'
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return "np.nan"
     return repr(value)
 
