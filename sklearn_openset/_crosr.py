@@ -106,6 +106,10 @@ class CROSRClassifier(BaseDeepOpenSetClassifier):
     reconstruction_weight : float, default=1.0
         Weight of the L2 reconstruction error (paper: 1.0).
     {max_epochs}
+        With 0, ``module`` is a trained network with the outputs above (e.g.
+        a :class:`~sklearn_openset.nn.DHRNet` whose ``state_dict`` was
+        loaded): ``fit`` only fits the detector on its logits and latent
+        codes (what :meth:`fit_detector` does).
     {lr}
     {batch_size}
     {optimizer}

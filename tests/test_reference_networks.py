@@ -1,7 +1,8 @@
 """Trained networks given as they are (``max_epochs=0``), and the CAC paper's own.
 
 ``max_epochs=0``: ``fit`` trains nothing and does only what follows training
-(CAC: the anchors and the threshold; OpenMax: the Weibull tails). The
+(CAC: the anchors and the threshold; OpenMax: the Weibull tails; CROSR:
+OpenMax's engine on the logits and latent codes). The
 reference networks of ``shared/reference/cac-openset-mnist`` (the CAC
 reference code's MNIST trial 0) are scored through the library and against a
 direct computation from the network's logits.
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_openset import CACClassifier, OpenMaxClassifier
+from sklearn_openset import CACClassifier, CROSRClassifier, OpenMaxClassifier
 from sklearn_openset.datasets import make_open_set_blobs
 from sklearn_openset.nn import MLP
 from sklearn_openset.utils._reference import (
@@ -43,6 +44,50 @@ def test_max_epochs_zero_keeps_the_given_weights(estimator_class):
         match = [v for k, v in trained.items() if k.endswith(name)]
         assert match and torch.equal(match[0], value), name
     assert len(clf.net_.history) == 0
+
+
+def test_crosr_max_epochs_zero_fits_openmax_on_the_given_network():
+    X, X_test, y, _ = make_open_set_blobs(n_samples=300, n_features=6, random_state=0)
+    X = X.astype(np.float32)
+    params = {"tail_size": 10, "random_state": 0}
+    trained = CROSRClassifier(max_epochs=8, **params).fit(X, y)
+    network = trained.net_.module_
+    weights = {k: v.detach().clone() for k, v in network.state_dict().items()}
+
+    clf = CROSRClassifier(module=network, max_epochs=0, **params).fit(X, y)
+    assert len(clf.net_.history) == 0
+    assert clf.net_.module_ is not network  # deep-copied, never trained in place
+    for name, value in clf.net_.module_.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+    for name, value in network.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+    # OpenMax's engine on [logits, latent codes] of the given network: the
+    # class means of the correctly classified training samples, as fit after
+    # training would give them, and so the same scores and threshold.
+    with torch.no_grad():
+        network.eval()
+        logits, latent = (
+            t.double().numpy() for t in network.classify(torch.as_tensor(X))
+        )
+    codes = np.searchsorted(clf.classes_, y)
+    correct = logits.argmax(axis=1) == codes
+    features = np.hstack([logits, latent])
+    assert clf.recalibration_.class_means_.shape == (3, 3 + clf.latent_dim_)
+    for k in range(3):
+        np.testing.assert_allclose(
+            clf.recalibration_.class_means_[k],
+            features[correct & (codes == k)].mean(axis=0),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+    np.testing.assert_array_equal(
+        clf.n_correct_per_class_, trained.n_correct_per_class_
+    )
+    np.testing.assert_allclose(
+        clf.score_samples(X_test), trained.score_samples(X_test), rtol=1e-12
+    )
+    assert clf.threshold_ == trained.threshold_
+    np.testing.assert_array_equal(clf.predict(X_test), trained.predict(X_test))
 
 
 def _reference_trial(trial=0, n_train=600, n_test=1000):
