@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .base import OpenSetClassifierMixin
 from .utils._docstring import Substitution
+from .utils._validation import check_fitted_classes
 
 __all__ = ["MSPClassifier"]
 
@@ -43,6 +44,10 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : classifier, default=None
         A scikit-learn classifier with ``predict_proba``; cloned in ``fit``.
+        A classifier already fitted and wrapped in
+        :class:`sklearn.frozen.FrozenEstimator` is used as it is: ``fit``
+        does not refit it and only calibrates ``threshold_``; its
+        ``classes_`` must be the classes of ``y``.
         ``None`` uses ``LogisticRegression(max_iter=1000)`` (more iterations
         than scikit-learn's default so that it converges on unscaled
         features).
@@ -57,7 +62,8 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     estimator_ : classifier
-        The fitted clone of ``estimator``.
+        The fitted clone of ``estimator`` (a ``FrozenEstimator`` is
+        ``estimator`` itself).
     {classes_}
     {threshold_}
     n_features_in_ : int
@@ -139,6 +145,7 @@ class MSPClassifier(OpenSetClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = clone(self._estimator()).fit(
             X, self.classes_[y_encoded], **fit_params
         )
+        check_fitted_classes(self.estimator_, self.classes_, "MSPClassifier")
         self.classes_ = self.estimator_.classes_
         if isinstance(self.threshold, str):
             proba = self.estimator_.predict_proba(X)

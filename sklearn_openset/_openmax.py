@@ -13,6 +13,7 @@ from .base import THRESHOLD_CONSTRAINT, BaseDeepOpenSetClassifier
 from .evt import OpenMaxRecalibration
 from .utils._docstring import Substitution
 from .utils._optional import import_torch
+from .utils._validation import check_fitted_classes
 
 __all__ = ["OpenMaxClassifier"]
 
@@ -46,7 +47,11 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
         ``decision_function`` or ``predict_proba`` is cloned and fitted; its
         decision function gives the AVs (a binary one, ``d``, gives
         ``(-d/2, d/2)``), else its log-probabilities, clipped below at
-        ``log(eps)`` so that zero probabilities stay finite.
+        ``log(eps)`` so that zero probabilities stay finite. A classifier
+        already fitted and wrapped in :class:`sklearn.frozen.FrozenEstimator`
+        is used as it is: ``fit`` does not refit it and fits only the class
+        means and Weibull models on its AVs; its ``classes_`` must be the
+        classes of ``y``.
         ``"precomputed"``: ``X`` already holds the AVs, one column per class
         in the order of ``np.unique(y)``. ``None`` trains the default network
         on ``X`` (the ``module`` ... ``random_state`` parameters apply to it
@@ -116,7 +121,7 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
     {classes_}
     estimator_ : classifier or None
         The fitted scikit-learn classifier (None for the default network and
-        precomputed AVs).
+        precomputed AVs); a ``FrozenEstimator`` is ``estimator`` itself.
     net_ : skorch.NeuralNet
         The trained default network (only when ``estimator=None``).
     recalibration_ : OpenMaxRecalibration
@@ -302,12 +307,9 @@ class OpenMaxClassifier(BaseDeepOpenSetClassifier):
                     f"{X.shape}."
                 )
         else:
+            # clone gives a FrozenEstimator itself back, whose fit does nothing.
             self.estimator_ = clone(self.estimator).fit(X, y)
-            if not np.array_equal(self.estimator_.classes_, self.classes_):
-                raise ValueError(
-                    "estimator.classes_ differs from np.unique(y); OpenMax needs one "
-                    "activation per class in sorted label order."
-                )
+            check_fitted_classes(self.estimator_, self.classes_, "OpenMaxClassifier")
 
     def _activation_vectors(self, X):
         """AVs ``(n_samples, n_classes)``, float64, of validated ``X``."""

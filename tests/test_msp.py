@@ -6,17 +6,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import config_context
 from sklearn.base import clone
-from sklearn.exceptions import DataConversionWarning, UnsetMetadataPassedError
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import DataConversionWarning, UnsetMetadataPassedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from sklearn_openset import MSPClassifier
 from sklearn_openset.datasets import load_digits_open_set
 from sklearn_openset.metrics import unknown_roc_auc_score
 
-
-BLOBS = dict(n_samples=600, n_features=4, random_state=0)
+BLOBS = {"n_samples": 600, "n_features": 4, "random_state": 0}
 
 
 def test_predict_rejects_below_threshold(blobs):
@@ -104,6 +106,41 @@ def test_bad_input(blobs):
         MSPClassifier(threshold=1.5).fit(X_train, y_train)
     with pytest.raises(ValueError, match="estimator"):
         MSPClassifier(LinearSVC()).fit(X_train, y_train)
+
+
+def test_frozen_estimator_is_used_as_given(blobs):
+    X_train, X_test, y_train, _ = blobs
+    inner = LogisticRegression(C=0.01).fit(X_train[:60], y_train[:60])
+    coef = inner.coef_.copy()
+    frozen = FrozenEstimator(inner)
+    clf = MSPClassifier(frozen, threshold="auto").fit(X_train, y_train)
+    np.testing.assert_array_equal(inner.coef_, coef)
+    assert clf.estimator_ is frozen
+    np.testing.assert_array_equal(
+        clf.predict_proba(X_test), inner.predict_proba(X_test)
+    )
+    # threshold="auto" on the frozen model's probabilities of X_train.
+    proba = inner.predict_proba(X_train)
+    correct = proba.argmax(axis=1) == y_train
+    assert clf.threshold_ == pytest.approx(
+        np.quantile(proba.max(axis=1)[correct], 0.05)
+    )
+    refit = MSPClassifier(LogisticRegression(C=0.01), threshold="auto")
+    assert refit.fit(X_train, y_train).threshold_ != clf.threshold_
+    # In a pipeline, and cloned: still the frozen model.
+    pipe = make_pipeline(FunctionTransformer(), clone(clf)).fit(X_train, y_train)
+    np.testing.assert_array_equal(pipe.predict(X_test), clf.predict(X_test))
+    np.testing.assert_array_equal(inner.coef_, coef)
+
+
+def test_frozen_estimator_of_other_classes_is_a_clear_error(blobs):
+    X_train, _, y_train, _ = blobs
+    known = y_train != 0
+    inner = LogisticRegression().fit(X_train[known], y_train[known])
+    with pytest.raises(ValueError, match=r"estimator\.classes_ is \[1, 2\].*Frozen"):
+        MSPClassifier(FrozenEstimator(inner)).fit(X_train, y_train)
+    clf = MSPClassifier(FrozenEstimator(inner)).fit(X_train[known], y_train[known])
+    np.testing.assert_array_equal(clf.classes_, [1, 2])
 
 
 def test_inputs_not_modified(blobs):

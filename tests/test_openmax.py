@@ -3,7 +3,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -29,7 +32,7 @@ def golden():
     return dict(np.load(REFERENCE / "openmax_eucos.npz"))
 
 
-BLOBS = dict(n_samples=900, n_features=5, random_state=0)
+BLOBS = {"n_samples": 900, "n_features": 5, "random_state": 0}
 
 
 # The end-to-end fixture was made with libMR and the original OpenMax
@@ -182,6 +185,91 @@ def test_any_sklearn_classifier(estimator):
     clf = OpenMaxClassifier(estimator, tail_size=10).fit(X_train, y_train)
     assert clf.predict_open_proba(X_test).shape == (len(X_test), 4)
     assert clf.estimator_ is not estimator
+
+
+def test_frozen_estimator_is_used_as_given(blobs):
+    X_train, X_test, y_train, _ = blobs
+    # Fitted on a subset: a refit on X_train would give another model.
+    inner = LogisticRegression(C=0.01).fit(X_train[:60], y_train[:60])
+    coef = inner.coef_.copy()
+    frozen = FrozenEstimator(inner)
+    clf = OpenMaxClassifier(frozen, tail_size=10).fit(X_train, y_train)
+    np.testing.assert_array_equal(inner.coef_, coef)
+    assert clf.estimator_ is frozen
+    refit = LogisticRegression(C=0.01).fit(X_train, y_train)
+    assert not np.allclose(refit.coef_, coef)
+    # The AVs are the frozen model's decision function: the same as OpenMax
+    # on its precomputed activations.
+    np.testing.assert_array_equal(
+        clf._activation_vectors(X_test), inner.decision_function(X_test)
+    )
+    precomputed = OpenMaxClassifier("precomputed", tail_size=10)
+    precomputed.fit(inner.decision_function(X_train), y_train)
+    np.testing.assert_allclose(
+        clf.score_samples(X_test),
+        precomputed.score_samples(inner.decision_function(X_test)),
+        rtol=1e-12,
+    )
+    assert not np.allclose(
+        clf.score_samples(X_test),
+        OpenMaxClassifier(LogisticRegression(C=0.01), tail_size=10)
+        .fit(X_train, y_train)
+        .score_samples(X_test),
+    )
+    # A frozen model equal to what fit would give scores as the unfrozen one.
+    same = OpenMaxClassifier(FrozenEstimator(refit), tail_size=10).fit(X_train, y_train)
+    unfrozen = OpenMaxClassifier(LogisticRegression(C=0.01), tail_size=10)
+    np.testing.assert_array_equal(
+        same.score_samples(X_test),
+        unfrozen.fit(X_train, y_train).score_samples(X_test),
+    )
+    # clone keeps the frozen model (FrozenEstimator clones to itself).
+    cloned = clone(clf)
+    assert cloned.estimator is frozen and not hasattr(cloned, "recalibration_")
+    np.testing.assert_array_equal(
+        cloned.fit(X_train, y_train).predict(X_test), clf.predict(X_test)
+    )
+    np.testing.assert_array_equal(inner.coef_, coef)
+
+
+def test_frozen_estimator_in_a_pipeline_and_a_search(blobs):
+    X_train, X_test, y_train, _ = blobs
+    scaler = StandardScaler().fit(X_train[:60])
+    inner = LogisticRegression().fit(scaler.transform(X_train[:60]), y_train[:60])
+    coef, mean = inner.coef_.copy(), scaler.mean_.copy()
+    pipe = make_pipeline(
+        FrozenEstimator(scaler),
+        OpenMaxClassifier(FrozenEstimator(inner), tail_size=10),
+    ).fit(X_train, y_train)
+    np.testing.assert_array_equal(inner.coef_, coef)
+    np.testing.assert_array_equal(scaler.mean_, mean)
+    precomputed = OpenMaxClassifier("precomputed", tail_size=10).fit(
+        inner.decision_function(scaler.transform(X_train)), y_train
+    )
+    np.testing.assert_allclose(
+        pipe.score_samples(X_test),
+        precomputed.score_samples(inner.decision_function(scaler.transform(X_test))),
+        rtol=1e-12,
+    )
+    search = GridSearchCV(
+        OpenMaxClassifier(FrozenEstimator(inner)), {"tail_size": [5, 10]}, cv=3
+    ).fit(scaler.transform(X_train), y_train)
+    assert search.best_params_["tail_size"] in (5, 10)
+    np.testing.assert_array_equal(inner.coef_, coef)
+
+
+def test_frozen_estimator_of_other_classes_is_a_clear_error(blobs):
+    X_train, _, y_train, _ = blobs
+    known = y_train != 0
+    inner = LogisticRegression().fit(X_train[known], y_train[known])
+    with pytest.raises(ValueError, match=r"estimator\.classes_ is \[1, 2\].*Frozen"):
+        OpenMaxClassifier(FrozenEstimator(inner)).fit(X_train, y_train)
+    # Fitted on the classes it was trained on, it works.
+    OpenMaxClassifier(FrozenEstimator(inner), tail_size=10).fit(
+        X_train[known], y_train[known]
+    )
+    with pytest.raises(NotFittedError):
+        OpenMaxClassifier(FrozenEstimator(LogisticRegression())).fit(X_train, y_train)
 
 
 def test_binary_decision_function(blobs):
@@ -444,9 +532,7 @@ def test_engine_bad_input(params, fit_args, error, match):
     args = {"logits": rng.normal(size=(6, 3)), "y": np.array([0, 1, 2, 0, 1, 2])}
     args.update(fit_args)
     with pytest.raises(error, match=match):
-        OpenMaxRecalibration(**params).fit(
-            args.pop("logits"), args.pop("y"), **args
-        )
+        OpenMaxRecalibration(**params).fit(args.pop("logits"), args.pop("y"), **args)
 
 
 def test_engine_not_fitted_and_bad_transform_arguments():
@@ -486,9 +572,7 @@ def test_predict_rejects_below_threshold_or_by_own_rule(
     y_pred = clf.predict(test_av)
     np.testing.assert_array_equal(y_pred == -1, below | own)
     accepted = ~(below | own)
-    np.testing.assert_array_equal(
-        y_pred[accepted], proba[accepted, :6].argmax(axis=1)
-    )
+    np.testing.assert_array_equal(y_pred[accepted], proba[accepted, :6].argmax(axis=1))
     if threshold is None:
         assert clf.threshold_ == -np.inf
     elif threshold != "auto":

@@ -3,6 +3,7 @@
 import numbers
 
 import numpy as np
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
@@ -201,3 +202,48 @@ def _hashable(label):
     if isinstance(label, numbers.Number):
         return ("n", label)
     return ("o", label)
+
+
+def check_fitted_classes(fitted, classes, owner):
+    """Raise unless the fitted ``estimator`` of ``owner`` has ``classes`` as ``classes_``.
+
+    A meta-estimator whose inner classifier was fitted on ``y`` always agrees
+    with ``np.unique(y)``; one given fitted and frozen
+    (:class:`sklearn.frozen.FrozenEstimator`) keeps the classes it was
+    trained on, which may differ from those of the ``y`` given to ``fit``.
+
+    Parameters
+    ----------
+    fitted : classifier
+        The fitted inner classifier (``estimator_``).
+    classes : ndarray of shape (n_classes,)
+        The sorted known classes of ``y``.
+    owner : str
+        Name of the meta-estimator, for the message.
+    """
+    inner = getattr(fitted, "classes_", None)
+    if inner is not None and np.array_equal(np.asarray(inner), classes):
+        return
+    frozen = isinstance(fitted, FrozenEstimator)
+    raise ValueError(
+        f"{owner} needs estimator.classes_ to be the classes of y in sorted "
+        f"order; estimator.classes_ is {_short(inner)} and np.unique(y) is "
+        f"{_short(classes)}."
+        + (
+            " The FrozenEstimator is never refitted: fit with y holding exactly "
+            "the classes it was trained on, or freeze an estimator fitted on "
+            "the classes of y."
+            if frozen
+            else " Use a classifier whose classes_ follow np.unique(y)."
+        )
+    )
+
+
+def _short(labels, limit=10):
+    """A list of at most ``limit`` labels for a message."""
+    if labels is None:
+        return "missing"
+    labels = np.asarray(labels).tolist()
+    if len(labels) <= limit:
+        return repr(labels)
+    return f"{len(labels)} labels starting {labels[:limit]!r}"
