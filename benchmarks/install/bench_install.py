@@ -224,12 +224,19 @@ def render(results):
             f"| core venv size (`du`) | {size:.0f} MB | < {TARGET_MB} MB | "
             f"{'yes' if size < TARGET_MB else 'no'} |"
         )
+        added = size - venv["empty_venv_mb"]
+        lines.append(
+            f"| what the core install adds to an empty venv | {added:.0f} MB | "
+            f"< {TARGET_MB} MB | {'yes' if added < TARGET_MB else 'no'} |"
+        )
         in_venv = venv["times"]["sklearn_openset"]["ratio_to_sklearn"]
         lines.append(
             f"| `import sklearn_openset` / `import sklearn` (core venv) | "
             f"{in_venv:.2f} | <= {TARGET_RATIO} | "
             f"{'yes' if in_venv <= TARGET_RATIO else 'no'} |"
         )
+    if results.get("notes"):
+        lines += ["", results["notes"]]
     lines += [
         "",
         (
