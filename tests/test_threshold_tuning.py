@@ -256,6 +256,8 @@ def test_any_scorer_of_the_predictions(blobs):
     [
         ({"n_rates": 1}, "n_rates"),
         ({"n_rates": 2.5}, "n_rates"),
+        ({"open_fraction": 1.0}, "open_fraction"),
+        ({"open_fraction": 0}, "open_fraction"),
         ({"cv": "pseudo"}, "cv"),
         ({"cv": 7}, "cv"),
         ({"scoring": "f1_macro"}, "scoring"),
@@ -338,6 +340,46 @@ def test_unknowns_are_scored_at_the_share_of_their_class(blobs):
         assert 0.15 < share < 0.25  # PseudoOpenSetSplit's test_size
         for c in np.setdiff1d(np.unique(y_train), classes):
             assert np.sum(y == c) == round(share * counts[c])
+
+
+@pytest.mark.parametrize("open_fraction", [0.3, 0.75])
+def test_open_fraction_sets_the_share_of_unknowns_scored(blobs, open_fraction):
+    X_train, _, y_train, _ = blobs
+    counts = np.bincount(y_train)
+    seen = []
+
+    def recording(estimator, X, y):
+        seen.append((estimator.classes_, np.asarray(y)))
+        return 0.0
+
+    TunedOpenSetThresholdCV(
+        _msp(),
+        scoring=recording,
+        n_rates=2,
+        open_fraction=open_fraction,
+        random_state=0,
+    ).fit(X_train, y_train)
+    for classes, y in seen:
+        unknown = ~np.isin(y, classes)
+        assert abs(unknown.mean() - open_fraction) < 0.02
+        # Spread over the unknown classes by their sizes in y.
+        others = np.setdiff1d(np.unique(y_train), classes)
+        per_class = np.array([np.sum(y == c) for c in others])
+        expected = unknown.sum() * counts[others] / counts[others].sum()
+        assert np.all(np.abs(per_class - expected) <= 1)
+
+
+def test_more_unknowns_expected_reject_more(blobs):
+    X_train, _, y_train, _ = blobs
+    rates = [
+        TunedOpenSetThresholdCV(
+            _msp(), n_rates=26, open_fraction=fraction, random_state=0
+        )
+        .fit(X_train, y_train)
+        .best_rejection_rate_
+        for fraction in (0.1, 0.9)
+    ]
+    assert rates[0] < rates[1]
 
 
 def test_threshold_is_the_rate_quantile_of_held_out_scores(tuned, blobs):

@@ -46,7 +46,13 @@ from sklearn_openset.metrics import open_set_f1_score
 from sklearn_openset.model_selection import TunedOpenSetThresholdCV
 
 
-def run(dataset, known_ratio, names, seeds, data_home):
+def _rejected_known(y_test, y_pred, open_label=-1):
+    """Share of the known test samples predicted ``open_label``."""
+    known = y_test != open_label
+    return float(np.mean(np.asarray(y_pred)[known] == open_label))
+
+
+def run(dataset, known_ratio, names, seeds, data_home, open_fraction=None):
     rows = []
     for seed in seeds:
         X_train, X_test, y_train, y_test = DATASETS[dataset].factory(
@@ -56,26 +62,36 @@ def run(dataset, known_ratio, names, seeds, data_home):
             estimator = ESTIMATORS[name].factory(seed)
             start = time.perf_counter()
             default = estimator.fit(X_train, y_train)
+            default_pred = default.predict(X_test)
             default_f1 = open_set_f1_score(
-                y_test, default.predict(X_test), labels=default.classes_
+                y_test, default_pred, labels=default.classes_
             )
             tuned = TunedOpenSetThresholdCV(
-                ESTIMATORS[name].factory(seed), random_state=seed
+                ESTIMATORS[name].factory(seed),
+                open_fraction=open_fraction,
+                random_state=seed,
             ).fit(X_train, y_train)
-            tuned_f1 = open_set_f1_score(
-                y_test, tuned.predict(X_test), labels=tuned.classes_
-            )
+            tuned_pred = tuned.predict(X_test)
+            tuned_f1 = open_set_f1_score(y_test, tuned_pred, labels=tuned.classes_)
             # The oracle thresholds the estimator's scores, its own rule kept.
             bare = without_threshold(ESTIMATORS[name].factory(seed))
             scored = Scored(bare.fit(X_train, y_train), X_test, y_test)
-            oracle_f1 = scored.f1(scored.oracle())
+            oracle = scored.oracle()
+            oracle_f1 = scored.f1(oracle)
             row = {
                 "estimator": name,
                 "seed": seed,
+                "open_fraction": open_fraction,
+                "test_open_share": float(np.mean(y_test == -1)),
                 "default": default_f1,
                 "tuned": tuned_f1,
                 "oracle": oracle_f1,
                 "tuned_rejection_rate": tuned.best_rejection_rate_,
+                "rejected_known_default": _rejected_known(y_test, default_pred),
+                "rejected_known_tuned": _rejected_known(y_test, tuned_pred),
+                "rejected_known_oracle": _rejected_known(
+                    y_test, scored.predict(oracle)
+                ),
                 "seconds": time.perf_counter() - start,
             }
             print(json.dumps(row), flush=True)
@@ -110,6 +126,31 @@ def render(results):
             f"{mean['oracle']:.3f} | {mean['tuned'] - mean['default']:+.3f} | "
             f"{mean['oracle'] - mean['tuned']:.3f} |"
         )
+    if all("rejected_known_tuned" in r for r in rows):
+        share = np.mean([r["test_open_share"] for r in rows])
+        lines += [
+            "",
+            (
+                f"Share of the known test samples rejected (the test set holds "
+                f"{share:.1%} unknown samples), and the tuned rejection rate, "
+                "mean over seeds:"
+            ),
+            "",
+            "| estimator | default | tuned | oracle | tuned rate |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name in names:
+            mine = [r for r in rows if r["estimator"] == name]
+            cells = [
+                np.mean([r[f"rejected_known_{k}"] for r in mine])
+                for k in ("default", "tuned", "oracle")
+            ]
+            rate = np.mean([r["tuned_rejection_rate"] for r in mine])
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{c:.3f}" for c in cells)
+                + f" | {rate:.3f} |"
+            )
     if results.get("notes"):
         lines += ["", results["notes"]]
     return "\n".join([*lines, ""])
@@ -124,6 +165,12 @@ def main():
     parser.add_argument(
         "--estimators", nargs="+", default=["msp", "openmax", "cac", "crosr", "ans"]
     )
+    parser.add_argument(
+        "--open-fraction",
+        type=float,
+        default=None,
+        help="TunedOpenSetThresholdCV's open_fraction (default: None)",
+    )
     args = parser.parse_args()
     if render_only(args, render):
         return
@@ -132,8 +179,15 @@ def main():
     output = Path(args.output)
     label = f"{args.dataset}, {args.known_ratio:.0%} of the classes known"
     start = time.perf_counter()
+    if args.open_fraction is not None:
+        label += f", tuned with open_fraction={args.open_fraction}"
     for rows in run(
-        args.dataset, args.known_ratio, args.estimators, args.seeds, args.data_home
+        args.dataset,
+        args.known_ratio,
+        args.estimators,
+        args.seeds,
+        args.data_home,
+        args.open_fraction,
     ):
         results = {
             "runs": [run_record(start)],

@@ -116,11 +116,15 @@ class Scored:
         self.y_pred = model.predict(X)
         self.scores = model.score_samples(X)
 
-    def f1(self, threshold):
-        """Macro-F1 with ``open_label`` where the score is below ``threshold``."""
+    def predict(self, threshold):
+        """The predictions, ``open_label`` where the score is below ``threshold``."""
         y_pred = self.y_pred.copy()
         y_pred[self.scores < threshold] = OPEN_LABEL
-        return open_set_f1_score(self.y, y_pred, labels=self.classes)
+        return y_pred
+
+    def f1(self, threshold):
+        """Macro-F1 of :meth:`predict` at ``threshold``."""
+        return open_set_f1_score(self.y, self.predict(threshold), labels=self.classes)
 
     def known_rejected(self, threshold):
         """Share of the known samples whose score is below ``threshold``."""

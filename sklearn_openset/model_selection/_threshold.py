@@ -1,7 +1,7 @@
 """Tune the rejection threshold of an open-set classifier by pseudo-open CV."""
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
@@ -61,27 +61,39 @@ def _rate_thresholds(known_scores, rates):
     return thresholds
 
 
-def _class_share_rows(y_encoded, train, test, random_state):
-    """Test rows scored: each class at the share it has in ``y``.
+def _class_share_rows(y_encoded, train, test, open_fraction, random_state):
+    """Test rows scored: the held-out known rows and a draw of the unknown ones.
 
     The held-out known rows (of the classes of the training fold) are all
-    kept: they are the fraction ``f`` of their classes' samples in ``y``. Of
-    each other class ``c`` of the test fold, ``round(f * n_c)`` random rows
-    are kept (at least 1, at most all of its test rows), ``n_c`` its number
-    of samples in ``y``. A pseudo-open test fold holds *all* sub-open samples
-    and would otherwise weigh the unknowns ``1 / f`` times more than a test
-    set drawn like ``y``.
+    kept: they are the fraction ``f`` of their classes' samples in ``y``. A
+    pseudo-open test fold holds *all* sub-open samples and would otherwise
+    weigh the unknowns ``1 / f`` times more than a test set drawn like ``y``.
+    With ``open_fraction=None``, of each other class ``c`` of the test fold
+    ``round(f * n_c)`` random rows are kept (at least 1, at most all of its
+    test rows), ``n_c`` its number of samples in ``y``. With a float, the
+    unknown rows kept make that fraction of the rows scored, spread over the
+    unknown classes in proportion to their ``n_c`` (at least 1 row each, at
+    most all of a class's test rows).
     """
     test = np.asarray(test)
     counts = np.bincount(y_encoded)
     y_test = y_encoded[test]
     known = np.isin(y_test, np.unique(y_encoded[train]))
-    share = known.sum() / counts[np.unique(y_test[known])].sum() if known.any() else 0
+    unknown_classes = np.unique(y_test[~known])
+    if open_fraction is None:
+        share = (
+            known.sum() / counts[np.unique(y_test[known])].sum() if known.any() else 0
+        )
+        wanted = share * counts[unknown_classes]
+    else:
+        n_open = open_fraction / (1 - open_fraction) * known.sum()
+        weights = counts[unknown_classes]
+        wanted = n_open * weights / max(weights.sum(), 1)
     rng = check_random_state(random_state)
     keep = known.copy()
-    for c in np.unique(y_test[~known]):
+    for c, n_wanted in zip(unknown_classes, wanted):
         rows = np.flatnonzero(y_test == c)
-        n_keep = min(len(rows), max(1, round(share * counts[c])))
+        n_keep = min(len(rows), max(1, round(n_wanted)))
         keep[rng.choice(rows, n_keep, replace=False)] = True
     return test[keep]
 
@@ -103,14 +115,14 @@ def _without_threshold(estimator):
 
 
 def _fit_and_score_over_rates(
-    estimator, X, y, y_encoded, train, test, rates, scorer, random_state
+    estimator, X, y, y_encoded, train, test, rates, scorer, open_fraction, random_state
 ):
     """Fit one split, then score every candidate rate without refitting.
 
     Returns the split's score and threshold (in the units of the split
     model's ``score_samples``) of every rate.
     """
-    test = _class_share_rows(y_encoded, train, test, random_state)
+    test = _class_share_rows(y_encoded, train, test, open_fraction, random_state)
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
     model = _without_threshold(estimator).fit(X_train, y_train)
@@ -194,6 +206,16 @@ class TunedOpenSetThresholdCV(
         Number of candidate rejection rates of known samples, evenly spaced
         from 0 (no threshold) to 0.5: 1 % steps by default. The rates the
         measurements of the Notes chose lie between 0.03 and 0.27.
+
+    open_fraction : float in (0, 1), default=None
+        The share of unknown inputs expected at prediction time, if known.
+        The best threshold of a score like macro-F1 depends on it: the more
+        unknowns, the more known samples are worth rejecting with them. Each
+        split scores its held-out known samples with as many of its sub-open
+        samples as make this share of the samples scored. ``None``: each
+        sub-open class is scored at the share of the data its samples have in
+        ``y``, like the held-out known classes (at 50 % sub-known classes,
+        about half the samples scored are unknown). See Notes.
 
     n_jobs : int, default=None
         Number of splits fitted and scored in parallel (joblib). ``None`` is
@@ -384,6 +406,7 @@ class TunedOpenSetThresholdCV(
         "scoring": [callable, None],
         "cv": ["cv_object"],
         "n_rates": [Interval(Integral, 2, None, closed="left")],
+        "open_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
@@ -395,6 +418,7 @@ class TunedOpenSetThresholdCV(
         scoring=None,
         cv=None,
         n_rates=51,
+        open_fraction=None,
         n_jobs=None,
         random_state=None,
     ):
@@ -402,6 +426,7 @@ class TunedOpenSetThresholdCV(
         self.scoring = scoring
         self.cv = cv
         self.n_rates = n_rates
+        self.open_fraction = open_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -497,7 +522,16 @@ class TunedOpenSetThresholdCV(
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits) + 1)
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_and_score_over_rates)(
-                self.estimator, X, y, y_encoded, train, test, rates, scorer, seed
+                self.estimator,
+                X,
+                y,
+                y_encoded,
+                train,
+                test,
+                rates,
+                scorer,
+                self.open_fraction,
+                seed,
             )
             for (train, test), seed in zip(splits, seeds)
         )
