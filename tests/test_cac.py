@@ -310,6 +310,7 @@ def test_lr_schedule_drops_at_half(blobs, max_epochs, n_high):
         _small_mlp(4, 3),
         max_epochs=max_epochs,
         lr=0.02,
+        lr_schedule="step",
         callbacks=[("record_lr", _RecordLR())],
         random_state=0,
     ).fit(X_train, y_train)

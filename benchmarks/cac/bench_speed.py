@@ -73,6 +73,7 @@ def _ours(module, X, y, n_epochs):
     clf = CACClassifier(
         copy.deepcopy(module),
         max_epochs=n_epochs,
+        lr_schedule="step",  # as the plain loop's StepLR below
         callbacks=[("clock", clock)],
         random_state=0,
     )

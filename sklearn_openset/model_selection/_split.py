@@ -79,9 +79,8 @@ class PseudoOpenSetSplit(BaseCrossValidator):
 
     References
     ----------
-    .. [1] Bai et al., open intent classification with one-vs-rest
-       classifiers trained on adaptive synthesized negative samples (ANS),
-       EMNLP 2022, appendix A.5 (hyper-parameter selection).
+    .. [1] Bai et al., "Open World Classification with Adaptive Negative
+       Samples" (ANS), EMNLP 2022, appendix A.5 (hyper-parameter selection).
 
     Examples
     --------
