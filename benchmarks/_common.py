@@ -328,7 +328,9 @@ class CrossEntropyMSP(BaseDeepOpenSetClassifier):
     """The "Softmax" baseline of the CAC paper on the same deep base as CAC.
 
     The same backbone (CACClassifier's default), optimizer, batches, epochs and
-    step schedule as ``CACClassifier``, trained with cross-entropy; the
+    learning-rate schedule as ``CACClassifier`` (``lr_schedule``: ``"step"``
+    by default here, as in the tables made with it; pass ``None`` to match
+    CACClassifier's default), trained with cross-entropy; the
     known-ness score is the maximum softmax probability, and
     ``threshold="auto"`` accepts 95% of the correctly classified training
     samples, as CAC's. With ``validation_fraction``, that share of the

@@ -363,15 +363,25 @@ class TunedOpenSetThresholdCV(
     0.012 with OpenMax on the blobs, and better by 0.015 and 0.13 with the
     forest, whose training scores make ``"auto"`` reject too much.
 
+    **The share of unknowns.** The rate that maximizes macro-F1 grows with
+    the share of unknown inputs: each unknown accepted costs the precision of
+    a known class, and the more unknowns, the more known samples are worth
+    rejecting with them. The class-share rule above assumes the unknowns come
+    at the rate of the training classes (about half of the samples scored at
+    the default ``PseudoOpenSetSplit``, half of the classes sub-known). A user
+    who expects another share at prediction time passes it as
+    ``open_fraction``: each split then scores its held-out known samples with
+    as many sub-open samples as make that share.
+
     There is no ``refit=False``: a split's model knows only its sub-known
     classes, so none can serve as the final model.
 
     References
     ----------
-    .. [1] Bai et al., open intent classification with one-vs-rest
-       classifiers trained on adaptive synthesized negative samples (ANS),
-       EMNLP 2022, appendix A.5: hyper-parameters chosen on sub-known and
-       sub-open classes drawn from the known ones (PseudoOpenSetSplit).
+    .. [1] Bai et al., "Open World Classification with Adaptive Negative
+       Samples" (ANS), EMNLP 2022, appendix A.5: hyper-parameters chosen on
+       sub-known and sub-open classes drawn from the known ones
+       (PseudoOpenSetSplit).
     .. [2] S. Vaze, K. Han, A. Vedaldi and A. Zisserman, "Open-Set
        Recognition: A Good Closed-Set Classifier Is All You Need", ICLR
        2022: open-set validation on classes held out of the known ones.
