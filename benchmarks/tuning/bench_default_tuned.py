@@ -45,6 +45,9 @@ from sklearn_openset.evaluation import DATASETS, ESTIMATORS
 from sklearn_openset.metrics import open_set_f1_score
 from sklearn_openset.model_selection import TunedOpenSetThresholdCV
 
+#: The estimators of the table, in its order.
+TABLE_ORDER = ("msp", "openmax", "cac", "crosr", "ans")
+
 
 def _rejected_known(y_test, y_pred, open_label=-1):
     """Share of the known test samples predicted ``open_label``."""
@@ -87,6 +90,11 @@ def run(dataset, known_ratio, names, seeds, data_home, open_fraction=None):
                 "tuned": tuned_f1,
                 "oracle": oracle_f1,
                 "tuned_rejection_rate": tuned.best_rejection_rate_,
+                "split_best_rates": [
+                    float(tuned.cv_results_["rejection_rate"][np.argmax(scores)])
+                    for key, scores in tuned.cv_results_.items()
+                    if key.startswith("split") and key.endswith("_score")
+                ],
                 "rejected_known_default": _rejected_known(y_test, default_pred),
                 "rejected_known_tuned": _rejected_known(y_test, tuned_pred),
                 "rejected_known_oracle": _rejected_known(
@@ -126,30 +134,41 @@ def render(results):
             f"{mean['oracle']:.3f} | {mean['tuned'] - mean['default']:+.3f} | "
             f"{mean['oracle'] - mean['tuned']:.3f} |"
         )
-    if all("rejected_known_tuned" in r for r in rows):
-        share = np.mean([r["test_open_share"] for r in rows])
+    measured = [
+        name
+        for name in names
+        if all("rejected_known_tuned" in r for r in rows if r["estimator"] == name)
+    ]
+    if measured:
+        share = np.mean([r["test_open_share"] for r in rows if "test_open_share" in r])
         lines += [
             "",
             (
                 f"Share of the known test samples rejected (the test set holds "
                 f"{share:.1%} unknown samples), and the tuned rejection rate, "
-                "mean over seeds:"
+                "mean over seeds; last column: the lowest and highest of the "
+                "pseudo-open splits' own best rates, one range per seed:"
             ),
             "",
-            "| estimator | default | tuned | oracle | tuned rate |",
-            "|---|---:|---:|---:|---:|",
+            "| estimator | default | tuned | oracle | tuned rate | best rate per split |",
+            "|---|---:|---:|---:|---:|---|",
         ]
-        for name in names:
+        for name in measured:
             mine = [r for r in rows if r["estimator"] == name]
             cells = [
                 np.mean([r[f"rejected_known_{k}"] for r in mine])
                 for k in ("default", "tuned", "oracle")
             ]
             rate = np.mean([r["tuned_rejection_rate"] for r in mine])
+            splits = [
+                f"{min(r['split_best_rates']):.2f}-{max(r['split_best_rates']):.2f}"
+                for r in mine
+                if "split_best_rates" in r
+            ]
             lines.append(
                 f"| {name} | "
                 + " | ".join(f"{c:.3f}" for c in cells)
-                + f" | {rate:.3f} |"
+                + f" | {rate:.3f} | {', '.join(splits) or '-'} |"
             )
     if results.get("notes"):
         lines += ["", results["notes"]]
@@ -162,14 +181,18 @@ def main():
     add_output_arguments(parser, Path(__file__).with_name("results_default_tuned"))
     parser.add_argument("--dataset", default="clinc150", choices=list(DATASETS))
     parser.add_argument("--known-ratio", type=float, default=0.5)
-    parser.add_argument(
-        "--estimators", nargs="+", default=["msp", "openmax", "cac", "crosr", "ans"]
-    )
+    parser.add_argument("--estimators", nargs="+", default=list(TABLE_ORDER))
     parser.add_argument(
         "--open-fraction",
         type=float,
         default=None,
         help="TunedOpenSetThresholdCV's open_fraction (default: None)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace the rows of these estimators and seeds in the results file, "
+        "keep the others",
     )
     args = parser.parse_args()
     if render_only(args, render):
@@ -181,6 +204,14 @@ def main():
     start = time.perf_counter()
     if args.open_fraction is not None:
         label += f", tuned with open_fraction={args.open_fraction}"
+    kept, runs, notes = [], [], None
+    if args.merge and output.with_suffix(".json").exists():
+        previous = json.loads(output.with_suffix(".json").read_text())
+        redone = {(name, seed) for name in args.estimators for seed in args.seeds}
+        kept = [
+            r for r in previous["rows"] if (r["estimator"], r["seed"]) not in redone
+        ]
+        runs, notes = previous["runs"], previous.get("notes")
     for rows in run(
         args.dataset,
         args.known_ratio,
@@ -189,12 +220,17 @@ def main():
         args.data_home,
         args.open_fraction,
     ):
+        order = {name: i for i, name in enumerate(TABLE_ORDER)}
         results = {
-            "runs": [run_record(start)],
+            "runs": [*runs, run_record(start)],
             "output": output.name,
             "dataset_label": label,
-            "rows": rows,
+            "rows": sorted(
+                [*kept, *rows], key=lambda r: (order.get(r["estimator"], 0), r["seed"])
+            ),
         }
+        if notes:
+            results["notes"] = notes
         output.with_suffix(".json").write_text(json.dumps(results, indent=1))
         output.with_suffix(".md").write_text(render(results))
 
