@@ -48,8 +48,13 @@ class ANSOneVsRestClassifier(BaseDeepOpenSetClassifier):
     ----------
     module : torch.nn.Module, callable or None, default=None
         The known-class classifier, mapping ``(n, n_features)`` to ``n_classes``
-        logits; trained with cross-entropy. ``None``: a linear layer, as the
-        classification layer on top of the paper's encoder.
+        logits; trained with cross-entropy. ``None``: one linear layer on the
+        (standardized) features. The paper's known-class classifier is not
+        linear: its appendix puts one hidden layer of 768 units with ReLU
+        between the fine-tuned BERT encoder and the output layer. Pass
+        ``MLP(n_features, n_classes, hidden_layer_sizes=(768,))`` (from
+        :mod:`sklearn_openset.nn`) for that classifier. The classifier only
+        picks the class of an accepted input; the rejection is the heads'.
     head_hidden_layer_sizes : tuple of int, default=(256, 64)
         Hidden widths of each binary head (paper: (256, 64), ReLU, dropout).
     head_dropout : float in [0, 1), default=0.3
@@ -85,7 +90,11 @@ class ANSOneVsRestClassifier(BaseDeepOpenSetClassifier):
     gamma : float >= 1, default=2.0
         The outer radius of the shell is ``gamma * r``.
     synthetic_weight : float >= 0, default=1.0
-        The weight lambda of the synthesized negatives' loss.
+        The weight lambda of the synthesized negatives' loss
+        :math:`\\mathcal{L}_{syn}` in
+        :math:`\\mathcal{L}_{open} = \\mathcal{L}_{rest} + \\lambda
+        \\mathcal{L}_{syn}`. The paper's appendix gives 0.5; the default
+        1.0 departs from it.
     n_ascent_steps : int >= 0, default=3
         Number of projected gradient-ascent steps ``k`` per synthesized
         sample, with ``negative_synthesis="adaptive"``.
@@ -209,9 +218,17 @@ default="projection"
     :math:`\\mathcal{L}_{rest}` the binary cross-entropy of each head on its
     class's samples (positives) and the other classes' samples (negatives),
     :math:`\\mathcal{L}_{syn} = -\\log(1 - \\sigma(f_c(\\tilde z)))` on the
-    synthesized negatives. For each positive :math:`z`, Algorithm 1 starts
-    from :math:`\\tilde z_0 = z + \\epsilon`,
-    :math:`\\epsilon \\sim \\mathcal{N}(0, 4\\,\\mathrm{diag}(\\Sigma_c))`, and
+    synthesized negatives (one per positive in the paper). The paper's Eq. 2
+    *sums* the binary cross-entropy over the head's positives and over all
+    the other classes' samples: with :math:`C` balanced classes the real
+    negatives weigh :math:`C - 1` times as much as the positives, and the
+    synthesized ones :math:`\\lambda` times. The library takes the *mean*
+    over the positives plus the mean over the real negatives (equal
+    weights, whatever :math:`C`), and the mean over the synthesized
+    negatives times :math:`\\lambda`.
+
+    For each positive :math:`z`, Algorithm 1 starts from
+    :math:`\\tilde z_0 = z + \\epsilon`, :math:`\\epsilon \\sim \\mathcal{N}(0, 4\\,\\mathrm{diag}(\\Sigma_c))`, and
     takes :math:`k` steps
 
     .. math::
@@ -278,8 +295,9 @@ default="projection"
 
     References
     ----------
-    .. [1] Bai et al., "Open Intent Classification via Adaptive Negative
-       Samples" (ANS), Findings of EMNLP 2022.
+    .. [1] K. Bai, G. Wang, J. Li, S. Park, S. Lee, P. Xu, R. Henao and
+       L. Carin, "Open World Classification with Adaptive Negative Samples"
+       (ANS), Proceedings of EMNLP 2022, pp. 4378-4392.
 
     Examples
     --------
