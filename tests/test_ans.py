@@ -491,6 +491,22 @@ def test_synthesized_negatives_make_the_detector(blobs):
         assert auroc[mode] > 0.95
 
 
+def test_paper_defaults(fitted):
+    # The paper's lambda and known-class classifier (one hidden layer of 768
+    # with ReLU, appendix); the heads' sizes are the paper's too.
+    clf = ANSOneVsRestClassifier()
+    assert clf.synthetic_weight == 0.5
+    assert clf.head_hidden_layer_sizes == (256, 64)
+    classifier = fitted.net_.module_.classifier
+    assert isinstance(classifier, MLP)
+    linear = [layer for layer in classifier.modules() if isinstance(layer, nn.Linear)]
+    assert [(layer.in_features, layer.out_features) for layer in linear] == [
+        (8, 768),
+        (768, 3),
+    ]
+    assert any(isinstance(layer, nn.ReLU) for layer in classifier.modules())
+
+
 def test_string_labels_and_custom_module(blobs):
     X_train, X_test, y_train, _ = blobs
     names = np.array(["cat", "dog", "fox"])[y_train]
