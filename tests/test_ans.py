@@ -218,11 +218,101 @@ def test_gradient_ascent_increases_the_head_loss():
     losses = [loss(start)]
     for steps in (1, 3, 10):
         torch.manual_seed(1)  # the same start
-        points = synthesize_negatives(heads, z, n_steps=steps, **kwargs)
+        points = synthesize_negatives(heads, z, n_steps=steps, step_size=0.1, **kwargs)
         losses.append(loss(points))
     means = [value.mean().item() for value in losses]
     assert means == sorted(means) and means[-1] > means[0] + 0.05
     assert (losses[-1] > losses[0]).float().mean() > 0.95
+
+
+def test_ascent_is_projected_once_after_the_steps():
+    # Algorithm 1: noise, k normalized ascent steps, then one projection onto
+    # the shell. With linear heads the gradient of head c is along its weight
+    # w_c, so the result has a closed form; projecting after every step (what
+    # the library did before) gives other points when the noise starts inside
+    # the inner radius.
+    torch.manual_seed(0)
+    heads = OneVsRestHeads(6, 2, hidden_layer_sizes=()).eval()
+    z = torch.randn(2, 30, 6, dtype=torch.float64)
+    heads = heads.double()
+    radius = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    noise_std = torch.full((2, 6), 0.05, dtype=torch.float64)
+    kwargs = {"radius": radius, "gamma": 1.5, "noise_std": noise_std}
+    torch.manual_seed(3)
+    z_tilde = synthesize_negatives(heads, z, n_steps=3, step_size=0.2, **kwargs)
+    torch.manual_seed(3)
+    eps = torch.randn(z.shape, dtype=z.dtype) * noise_std[:, None, :]
+    w = heads.weights[0].detach()[:, :, 0]  # (2, 6)
+    direction = (w / w.norm(dim=1, keepdim=True))[:, None, :]
+    inner = radius[:, None].expand(2, 30)
+    moved = z + eps + 3 * 0.2 * radius[:, None, None] * direction
+    expected = project_to_shell(moved, z, inner, 1.5 * inner)
+    torch.testing.assert_close(z_tilde, expected)
+    stepwise = project_to_shell(z + eps, z, inner, 1.5 * inner)
+    for _ in range(3):
+        stepwise = project_to_shell(
+            stepwise + 0.2 * radius[:, None, None] * direction, z, inner, 1.5 * inner
+        )
+    assert not torch.allclose(z_tilde, stepwise)
+
+
+def test_ascent_on_trained_heads(blobs):
+    # On trained heads, the default step raises the heads' logits of the
+    # synthesized negatives (from the same noise, in the shell) without
+    # pushing most of them into the positive region; half the radius per step,
+    # the former default, pushes nearly all of them there.
+    X_train, _, y_train, _ = blobs
+    clf = ANSOneVsRestClassifier(**FAST).fit(X_train, y_train)
+    module = clf.net_.module_.eval()
+    encoded = np.searchsorted(clf.classes_, y_train)
+    m = np.bincount(encoded).min()
+    rows = np.stack([np.flatnonzero(encoded == c)[:m] for c in range(3)])
+    z = module.standardize(torch.as_tensor(X_train[rows], dtype=torch.float32))
+    kwargs = {
+        "radius": module.radius,
+        "gamma": clf.gamma,
+        "noise_std": module.noise_std,
+        "n_per_positive": 4,
+    }
+    step = ANSOneVsRestClassifier().ascent_step_size
+
+    def synthesize(**params):
+        torch.manual_seed(0)
+        return synthesize_negatives(module.heads, z, **kwargs, **params)
+
+    start = synthesize(mode="projection")
+    found = synthesize(n_steps=3, step_size=step)
+    pushed = synthesize(n_steps=3, step_size=0.5)
+    anchors = z.repeat(1, 4, 1)
+    distance = (found - anchors).norm(dim=-1)
+    assert torch.all(distance >= module.radius[:, None] * (1 - 1e-5))
+    assert torch.all(distance <= clf.gamma * module.radius[:, None] * (1 + 1e-5))
+    with torch.no_grad():
+        logits = [module.heads(points) for points in (start, found, pushed)]
+    assert (logits[1] > logits[0]).float().mean() > 0.95
+    share = [(value > 0).float().mean().item() for value in logits]
+    assert share[0] < share[1] < 0.5
+    assert share[2] > 0.9
+
+
+def test_rest_reduction(blobs):
+    # The paper's sum weighs the real negatives C - 1 times the positives.
+    # The first step starts from the same weights and draws the same samples
+    # whatever the reduction: L_rest grows by the negatives' mean term.
+    X_train, _, y_train, _ = blobs
+    assert ANSOneVsRestClassifier().rest_reduction == "mean"
+    first, last = {}, {}
+    for reduction in ("mean", "sum"):
+        clf = ANSOneVsRestClassifier(
+            **{**FAST, "rest_reduction": reduction, "negative_synthesis": "none"}
+        ).fit(X_train, y_train)
+        first[reduction] = clf.net_.history[0, "batches", 0, "train_open_loss"]
+        # Heavier negatives: the heads' logits on the training samples fall.
+        last[reduction] = clf.ovr_decision_function(X_train).mean()
+    assert first["sum"] > first["mean"] + 0.1
+    assert last["sum"] < last["mean"]
+    with pytest.raises(ValueError, match="rest_reduction"):
+        ANSOneVsRestClassifier(rest_reduction="max").fit(X_train, y_train)
 
 
 def test_synthesis_leaves_parameters_alone():
@@ -399,6 +489,22 @@ def test_synthesized_negatives_make_the_detector(blobs):
     assert auroc["none"] < 0.5
     for mode in ("noise", "projection", "adaptive"):
         assert auroc[mode] > 0.95
+
+
+def test_paper_defaults(fitted):
+    # The paper's lambda and known-class classifier (one hidden layer of 768
+    # with ReLU, appendix); the heads' sizes are the paper's too.
+    clf = ANSOneVsRestClassifier()
+    assert clf.synthetic_weight == 0.5
+    assert clf.head_hidden_layer_sizes == (256, 64)
+    classifier = fitted.net_.module_.classifier
+    assert isinstance(classifier, MLP)
+    linear = [layer for layer in classifier.modules() if isinstance(layer, nn.Linear)]
+    assert [(layer.in_features, layer.out_features) for layer in linear] == [
+        (8, 768),
+        (768, 3),
+    ]
+    assert any(isinstance(layer, nn.ReLU) for layer in classifier.modules())
 
 
 def test_string_labels_and_custom_module(blobs):

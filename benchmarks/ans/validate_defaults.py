@@ -19,7 +19,9 @@ scales every feature vector to unit length before the
 fit (for encoders run with ``normalize=False``). The number of synthesized
 negatives per positive and step is the estimator's ``n_synthetic`` (the
 former hook ``_n_synthetic``, separate calls of ``synthesize_negatives``,
-is gone). The name ``msp`` runs
+is gone). ``_classifier_hidden_layer_sizes`` (a list) makes the known-class
+classifier ``MLP(n_features, n_classes, hidden_layer_sizes=...)`` (``[768]``:
+the paper's one hidden layer of 768 with ReLU). The name ``msp`` runs
 ``MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)`` instead.
 Run from the repository root, e.g.::
 
@@ -51,6 +53,7 @@ from _common import fine_tuned_embeddings, frozen_embeddings
 from sklearn_openset import ANSOneVsRestClassifier, MSPClassifier
 from sklearn_openset.datasets import load_clinc150
 from sklearn_openset.evaluation import evaluate_predictions
+from sklearn_openset.nn import MLP
 
 
 def validation_rows(raw, seed, ratio, fraction):
@@ -127,6 +130,11 @@ def main(argv=None):
                     raw, seed, args.ratio, args.fraction, json.loads(args.fine_tune)
                 )
             fit_params = dict(params)
+            hidden = fit_params.pop("_classifier_hidden_layer_sizes", None)
+            if hidden is not None:
+                fit_params["module"] = MLP(
+                    X.shape[1], len(np.unique(y)), hidden_layer_sizes=tuple(hidden)
+                )
             if fit_params.pop("_unit_norm", False):
                 X = X / np.linalg.norm(X, axis=1, keepdims=True)
                 X_val = X_val / np.linalg.norm(X_val, axis=1, keepdims=True)

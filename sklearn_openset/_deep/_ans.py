@@ -67,11 +67,12 @@ class _ANSNet(NeuralNet):
         logits_neg = logits[:, m : m + n_neg]
         # Binary cross-entropy: softplus(-logit) for positives, softplus(logit)
         # for negatives; the mean over each head's positives plus the mean over
-        # its negatives, so that the sampled negatives do not outweigh the
-        # positives whatever negative_ratio is.
-        loss_rest = F.softplus(-logits_pos).mean(dim=1) + F.softplus(logits_neg).mean(
-            dim=1
-        )
+        # its negatives (times C - 1 for the paper's sum, rest_reduction="sum"),
+        # so that the number of sampled negatives (negative_ratio) does not
+        # change their weight.
+        loss_rest = F.softplus(-logits_pos).mean(dim=1) + params[
+            "rest_weight"
+        ] * F.softplus(logits_neg).mean(dim=1)
         loss_open = loss_rest.sum()
         if synthesized is not None:
             loss_syn = F.softplus(logits[:, m + n_neg :]).mean(dim=1)

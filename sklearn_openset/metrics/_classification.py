@@ -260,8 +260,8 @@ def open_set_f1_score(y_true, y_pred, *, labels=None, open_label=-1, average="ma
     ----------
     .. [1] H. Zhang, H. Xu, T.-E. Lin, "Deep Open Intent Classification with
        Adaptive Decision Boundary", AAAI 2021.
-    .. [2] B. Bai et al., "Open Intent Classification via Adaptive Negative
-       Sampling" (ANS), EMNLP 2022.
+    .. [2] K. Bai et al., "Open World Classification with Adaptive Negative
+       Samples" (ANS), EMNLP 2022.
 
     Examples
     --------

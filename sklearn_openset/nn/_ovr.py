@@ -328,7 +328,7 @@ def synthesize_negatives(
     gamma,
     noise_std,
     n_steps=3,
-    step_size=0.5,
+    step_size=0.02,
     mode="adaptive",
     n_per_positive=1,
 ):
@@ -337,9 +337,11 @@ def synthesize_negatives(
     Head ``c`` gets negatives near its own positives ``z[c]``: starting from
     ``z + eps``, ``eps ~ N(0, diag(noise_std[c]^2))``, the points take
     ``n_steps`` normalized gradient-ascent steps on the head's loss for
-    calling them negative, each followed by the projection onto the shell
-    ``radius[c] <= ||z_tilde - z|| <= gamma * radius[c]``. The heads'
-    parameters are not changed and get no gradient.
+    calling them negative (towards where the head takes them for
+    positives), then are projected once onto the shell
+    ``radius[c] <= ||z_tilde - z|| <= gamma * radius[c]``, as in the
+    paper's Algorithm 1. The heads' parameters are not changed and get no
+    gradient.
 
     Parameters
     ----------
@@ -354,11 +356,11 @@ def synthesize_negatives(
         Standard deviation of the initial perturbation.
     n_steps : int, default=3
         Number of ascent steps ``k``.
-    step_size : float, default=0.5
+    step_size : float, default=0.02
         Length of each step in units of the head's radius: a step moves a
-        point by ``step_size * radius[c]`` (then projects it).
+        point by ``step_size * radius[c]``.
     mode : {"adaptive", "projection", "noise", "none"}, default="adaptive"
-        ``"adaptive"``: noise, projection and ascent (ANS). ``"projection"``:
+        ``"adaptive"``: noise, ascent and projection (ANS). ``"projection"``:
         the projected noise, no ascent. ``"noise"``: ``z + eps`` only.
         ``"none"``: no synthesis (returns None). The ablations of the paper.
     n_per_positive : int, default=1
@@ -404,24 +406,21 @@ or None
         return z_tilde
     inner = radius[:, None].expand(z.shape[:2])
     outer = gamma * inner
-    z_tilde = project_to_shell(z_tilde, z, inner, outer)
-    if mode == "projection" or n_steps == 0:
-        return z_tilde
-    step = (step_size * radius)[:, None, None]
-    was_training = heads.training
-    heads.eval()
-    try:
-        for _ in range(n_steps):
-            z_tilde = z_tilde.detach().requires_grad_(True)
-            with torch.enable_grad():
-                # Binary cross-entropy of the label "negative": softplus(logit).
-                loss = F.softplus(heads(z_tilde)).sum()
-                (grad,) = torch.autograd.grad(loss, z_tilde)
-            norm = torch.linalg.vector_norm(grad, dim=-1, keepdim=True)
-            direction = grad / norm.clamp_min(torch.finfo(grad.dtype).tiny)
-            z_tilde = project_to_shell(
-                z_tilde.detach() + step * direction, z, inner, outer
-            )
-    finally:
-        heads.train(was_training)
-    return z_tilde.detach()
+    if mode == "adaptive" and n_steps > 0:
+        step = (step_size * radius)[:, None, None]
+        was_training = heads.training
+        heads.eval()
+        try:
+            for _ in range(n_steps):
+                z_tilde = z_tilde.detach().requires_grad_(True)
+                with torch.enable_grad():
+                    # Binary cross-entropy of the label "negative": softplus(logit).
+                    loss = F.softplus(heads(z_tilde)).sum()
+                    (grad,) = torch.autograd.grad(loss, z_tilde)
+                norm = torch.linalg.vector_norm(grad, dim=-1, keepdim=True)
+                direction = grad / norm.clamp_min(torch.finfo(grad.dtype).tiny)
+                z_tilde = z_tilde.detach() + step * direction
+        finally:
+            heads.train(was_training)
+    # Algorithm 1 projects once, after the ascent ("projection": no ascent).
+    return project_to_shell(z_tilde.detach(), z, inner, outer)

@@ -206,6 +206,16 @@ def _configurations():
                 {
                     "check_classifiers_classes": _COLLISION_ONLY,
                     **_train_checks(_ANS_UNDER_TRAINED),
+                    # The default known-class classifier has a hidden layer
+                    # (768, the paper's) since 2026-12-03.
+                    "check_methods_subset_invariance": _FLOAT32_BATCH,
+                },
+            ),
+            (
+                {**_ANS_FAST, "inference_dtype": "float64"},
+                {
+                    "check_classifiers_classes": _COLLISION_ONLY,
+                    **_train_checks(_ANS_UNDER_TRAINED),
                 },
             ),
         ],
