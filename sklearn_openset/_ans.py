@@ -343,9 +343,9 @@ default="projection"
 
     References
     ----------
-    .. [1] K. Bai, G. Wang, J. Li, S. Park, S. Lee, P. Xu, R. Henao and
-       L. Carin, "Open World Classification with Adaptive Negative Samples"
-       (ANS), Proceedings of EMNLP 2022, pp. 4378-4392.
+    .. [1] K. Bai, G. Wang, J. Li, S. Park, S. Lee, P. Xu, R. Henao and L.
+       Carin, "Open World Classification with Adaptive Negative Samples"
+       (ANS), Proceedings of EMNLP 2022.
 
     Examples
     --------
