@@ -173,6 +173,8 @@ def render(results):
         ),
         "",
     ]
+    if results.get("notes"):
+        lines += [results["notes"]]
     return "\n".join(lines)
 
 
