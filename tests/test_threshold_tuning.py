@@ -322,19 +322,24 @@ def test_docstring_example_runs():
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_unknowns_are_scored_at_the_share_of_their_class(blobs):
-    X_train, _, y_train, _ = blobs
-    counts = np.bincount(y_train)
+def _scored_folds(X, y, **params):
+    """``(classes, y)`` of every fold the tuner scores, from a recording scorer."""
     seen = []
 
     def recording(estimator, X, y):
         seen.append((estimator.classes_, np.asarray(y)))
         return 0.0
 
-    TunedOpenSetThresholdCV(_msp(), scoring=recording, n_rates=2, random_state=0).fit(
-        X_train, y_train
-    )
-    for classes, y in seen:
+    TunedOpenSetThresholdCV(
+        _msp(), scoring=recording, n_rates=2, random_state=0, **params
+    ).fit(X, y)
+    return seen
+
+
+def test_unknowns_are_scored_at_the_share_of_their_class(blobs):
+    X_train, _, y_train, _ = blobs
+    counts = np.bincount(y_train)
+    for classes, y in _scored_folds(X_train, y_train):
         known = np.isin(y, classes)
         share = known.sum() / counts[classes].sum()
         assert 0.15 < share < 0.25  # PseudoOpenSetSplit's test_size
@@ -346,20 +351,7 @@ def test_unknowns_are_scored_at_the_share_of_their_class(blobs):
 def test_open_fraction_sets_the_share_of_unknowns_scored(blobs, open_fraction):
     X_train, _, y_train, _ = blobs
     counts = np.bincount(y_train)
-    seen = []
-
-    def recording(estimator, X, y):
-        seen.append((estimator.classes_, np.asarray(y)))
-        return 0.0
-
-    TunedOpenSetThresholdCV(
-        _msp(),
-        scoring=recording,
-        n_rates=2,
-        open_fraction=open_fraction,
-        random_state=0,
-    ).fit(X_train, y_train)
-    for classes, y in seen:
+    for classes, y in _scored_folds(X_train, y_train, open_fraction=open_fraction):
         unknown = ~np.isin(y, classes)
         assert abs(unknown.mean() - open_fraction) < 0.02
         # Spread over the unknown classes by their sizes in y.
