@@ -313,6 +313,24 @@ def test_pipeline_end_to_end(tiny_model, data):
     assert 0 <= model.score(texts + UNKNOWN, list(y) + ["alarm"] * 3) <= 1
 
 
+def test_seeded_pipeline_is_reproducible(tiny_model, data):
+    # The one line the docs give for a reproducible text pipeline: every step
+    # seeded, the encoder fine-tuned (labels given), same predictions twice.
+    texts, y = data
+
+    def fit_and_score():
+        model = make_pipeline(
+            TextEmbedder(tiny_model, fine_tune_epochs=1, random_state=0),
+            ANSOneVsRestClassifier(max_epochs=3, batch_size=4, random_state=0),
+        ).fit(texts, y)
+        assert model[0].fine_tuned_
+        return model.predict(texts + UNKNOWN), model.score_samples(texts + UNKNOWN)
+
+    (pred_a, score_a), (pred_b, score_b) = fit_and_score(), fit_and_score()
+    np.testing.assert_array_equal(pred_a, pred_b)
+    np.testing.assert_array_equal(score_a, score_b)
+
+
 class _CountingEmbedder(TextEmbedder):
     transforms = 0
 

@@ -136,6 +136,12 @@ class TextEmbedder(TransformerMixin, BaseTorchEstimator):
         Above 0, progress bars while embedding and fine-tuning.
     random_state : int, RandomState or None, default=None
         Seeds the fine-tuning (classifier initialisation, dropout, order).
+        ``None`` (scikit-learn's convention) fine-tunes unseeded: two fits
+        of the same pipeline give different encoders. For a reproducible
+        pipeline seed every step, e.g.
+        ``make_pipeline(TextEmbedder(random_state=0),
+        ANSOneVsRestClassifier(random_state=0))``; on CPU the same seeds
+        give the same predictions.
 
     Attributes
     ----------
