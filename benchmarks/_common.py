@@ -481,15 +481,17 @@ def _fine_tuned(texts, y, other_texts, fine_tune, seed, model_path):
     return embedder.transform(texts), embedder.transform(other_texts), fine_tune_time
 
 
-def frozen_embeddings(texts):
-    """``texts`` embedded by the default encoder (all-MiniLM-L6-v2) as shipped.
+def frozen_embeddings(texts, model_path=None):
+    """``texts`` embedded by an encoder as shipped (default: all-MiniLM-L6-v2).
 
-    Computed once (a ``joblib.Memory`` keyed by the texts and the model's
-    folder) under ``get_cache_home() / "benchmarks"``.
+    ``model_path``: a model folder for ``TextEmbedder``; ``None``, the default
+    encoder. Computed once (a ``joblib.Memory`` keyed by the texts and the
+    model's folder) under ``get_cache_home() / "benchmarks"``.
     """
     from sklearn_openset.feature_extraction import default_model_path
 
-    return _memory().cache(_frozen)(list(texts), default_model_path())
+    model_path = default_model_path() if model_path is None else str(model_path)
+    return _memory().cache(_frozen)(list(texts), model_path)
 
 
 def fine_tuned_embeddings(texts, y, other_texts, fine_tune, seed):

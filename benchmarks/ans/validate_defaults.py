@@ -138,6 +138,11 @@ def main(argv=None):
     )
     parser.add_argument("--fraction", type=float, default=2 / 3)
     parser.add_argument(
+        "--per-split",
+        action="store_true",
+        help="also print the macro-F1 and the AUROC of every (seed, rotation)",
+    )
+    parser.add_argument(
         "--rotations",
         type=int,
         default=1,
@@ -218,6 +223,14 @@ def main(argv=None):
             f"{time.process_time() - cpu:.0f} |",
             flush=True,
         )
+        if args.per_split:
+            print(
+                f"  {name}, per (seed, rotation): macro-F1 "
+                + " ".join(f"{v:.1f}" for v in rows[:, 0])
+                + "; AUROC "
+                + " ".join(f"{v:.1f}" for v in rows[:, 6]),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
