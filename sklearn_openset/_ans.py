@@ -315,7 +315,8 @@ default="projection"
     classifier and the heads train together on the given features (the
     paper trains the heads after fine-tuning its encoder: in a pipeline,
     :class:`~sklearn_openset.feature_extraction.TextEmbedder` fine-tunes the
-    encoder on the labels first); the features are standardized
+    encoder on the labels first, given 25 classes or more); the features
+    are standardized
     (``standardize``).
 
     The defaults that the paper does not fix (``max_epochs``,

@@ -21,6 +21,7 @@ from sklearn.utils import estimator_checks as checks
 from sklearn_openset import ANSOneVsRestClassifier
 from sklearn_openset.evaluation import CACHE_ENV, DATASETS, get_cache_home
 from sklearn_openset.feature_extraction import TextEmbedder
+from sklearn_openset.feature_extraction import _text as text_module
 from sklearn_openset.metrics import open_set_f1_scorer
 from sklearn_openset.model_selection import PseudoOpenSetSplit
 
@@ -245,15 +246,24 @@ def test_verbose_shows_progress(tiny_model, data, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_auto_fine_tunes_when_given_labels(tiny_model, data):
+def test_auto_fine_tunes_given_labels_of_enough_classes(tiny_model, data, monkeypatch):
     texts, y = data
     frozen = TextEmbedder(tiny_model).fit(texts)
     assert not frozen.fine_tuned_ and frozen.fine_tune_loss_ == []
+    # 3 classes, fewer than "auto" fine-tunes on: the encoder stays frozen.
+    assert len(set(y)) < text_module._AUTO_FINE_TUNE_MIN_CLASSES
+    few = TextEmbedder(tiny_model, random_state=0).fit(texts, y)
+    assert not few.fine_tuned_ and few.fine_tune_loss_ == []
+    np.testing.assert_array_equal(few.transform(texts), frozen.transform(texts))
+    monkeypatch.setattr(text_module, "_AUTO_FINE_TUNE_MIN_CLASSES", 3)
     tuned = TextEmbedder(tiny_model, random_state=0).fit(texts, y)
     assert tuned.fine_tuned_ and len(tuned.fine_tune_loss_) == 2
     assert not np.allclose(tuned.transform(texts), frozen.transform(texts))
     explicit = TextEmbedder(tiny_model, fine_tune_epochs=0).fit(texts, y)
     np.testing.assert_array_equal(explicit.transform(texts), frozen.transform(texts))
+    # An explicit number fine-tunes whatever the number of classes.
+    monkeypatch.setattr(text_module, "_AUTO_FINE_TUNE_MIN_CLASSES", 20)
+    assert TextEmbedder(tiny_model, fine_tune_epochs=1).fit(texts, y).fine_tuned_
 
 
 def test_pickle_clone_and_feature_names(tiny_model, data):
@@ -405,7 +415,7 @@ def test_clinc150_protocol_caches_its_embeddings(
     again = DATASETS["clinc150"].factory(0)
     for cached, computed in zip(again, first):
         np.testing.assert_array_equal(cached, computed)
-    X_train, X_test, y_train, y_test = first
+    X_train, X_test, y_train, _ = first
     assert set(y_train) == set(known) and len(X_train) == len(y_train)
     np.testing.assert_allclose(
         X_test, _direct(tiny_model, texts[:5]), rtol=0, atol=1e-5

@@ -138,6 +138,12 @@ def main(argv=None):
     )
     parser.add_argument("--fraction", type=float, default=2 / 3)
     parser.add_argument(
+        "--first-rotation",
+        type=int,
+        default=0,
+        help="run the rotations from this one on (to complete an earlier run)",
+    )
+    parser.add_argument(
         "--per-split",
         action="store_true",
         help="also print the macro-F1 and the AUROC of every (seed, rotation)",
@@ -157,7 +163,9 @@ def main(argv=None):
         default=None,
         help=(
             "JSON object of TextEmbedder fine-tuning parameters (e.g. "
-            '\'{"fine_tune_epochs": 2, "n_trainable_layers": 2}\'): the features '
+            '\'{"fine_tune_epochs": 2, "n_trainable_layers": 2}\'; give the '
+            "epochs: with fine_tune_epochs='auto' fewer than 25 classes stay "
+            "frozen): the features "
             "come from the encoder fine-tuned on each seed's trained intents "
             "(never on the held-out ones), instead of the frozen encoder"
         ),
@@ -172,7 +180,8 @@ def main(argv=None):
     for name, params in json.loads(args.variants).items():
         rows = []
         cpu = time.process_time()
-        for seed, rotation in itertools.product(args.seeds, range(args.rotations)):
+        rotations = range(args.first_rotation, args.rotations)
+        for seed, rotation in itertools.product(args.seeds, rotations):
             if args.fine_tune is None:
                 X, y, X_val, y_val = validation_split(
                     raw, X_train, X_dev, seed, args.ratio, args.fraction, rotation
