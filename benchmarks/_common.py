@@ -151,6 +151,22 @@ def render_only(args, render):
     return True
 
 
+def earlier_results(output, redone):
+    """What an earlier run left at ``output`` (results path without suffix).
+
+    ``redone(row)`` says whether this run makes a row again. Returns ``(kept,
+    runs, notes)``: the earlier rows it does not redo, the earlier run
+    records and the notes (``([], [], None)`` without an earlier file), for
+    the scripts' ``--merge``.
+    """
+    path = Path(output).with_suffix(".json")
+    if not path.exists():
+        return [], [], None
+    earlier = json.loads(path.read_text())
+    kept = [row for row in earlier["rows"] if not redone(row)]
+    return kept, earlier["runs"], earlier.get("notes")
+
+
 def _duration(seconds):
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 

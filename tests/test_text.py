@@ -262,7 +262,7 @@ def test_auto_fine_tunes_given_labels_of_enough_classes(tiny_model, data, monkey
     explicit = TextEmbedder(tiny_model, fine_tune_epochs=0).fit(texts, y)
     np.testing.assert_array_equal(explicit.transform(texts), frozen.transform(texts))
     # An explicit number fine-tunes whatever the number of classes.
-    monkeypatch.setattr(text_module, "_AUTO_FINE_TUNE_MIN_CLASSES", 20)
+    monkeypatch.undo()
     assert TextEmbedder(tiny_model, fine_tune_epochs=1).fit(texts, y).fine_tuned_
 
 

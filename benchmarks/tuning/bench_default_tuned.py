@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/tuning/
 from _common import (
     add_output_arguments,
     add_run_arguments,
+    earlier_results,
     render_only,
     results_header,
     run_record,
@@ -205,13 +206,11 @@ def main():
     if args.open_fraction is not None:
         label += f", tuned with open_fraction={args.open_fraction}"
     kept, runs, notes = [], [], None
-    if args.merge and output.with_suffix(".json").exists():
-        previous = json.loads(output.with_suffix(".json").read_text())
+    if args.merge:
         redone = {(name, seed) for name in args.estimators for seed in args.seeds}
-        kept = [
-            r for r in previous["rows"] if (r["estimator"], r["seed"]) not in redone
-        ]
-        runs, notes = previous["runs"], previous.get("notes")
+        kept, runs, notes = earlier_results(
+            output, lambda r: (r["estimator"], r["seed"]) in redone
+        )
     for rows in run(
         args.dataset,
         args.known_ratio,
