@@ -234,6 +234,34 @@ def test_fine_tuning_trains_the_top_layers_only(tiny_model, data):
     np.testing.assert_allclose(again.transform(texts), X_tuned, atol=1e-6)
 
 
+def test_fine_tuning_from_kept_lower_layer_states(tiny_model, data, monkeypatch):
+    # Fine-tuning runs the frozen lower layers once and trains the top layers
+    # from their kept states: the same model as running the whole encoder at
+    # every step, and fit_transform embeds the training texts from those states.
+    import sklearn_openset._deep._text as deep_text
+
+    texts, y = data
+    params = {
+        "fine_tune_epochs": 2,
+        "n_trainable_layers": 1,
+        "fine_tune_lr": 1e-3,
+        "fine_tune_batch_size": 8,
+        "random_state": 0,
+    }
+    kept = TextEmbedder(tiny_model, **params)
+    X_kept = kept.fit_transform(texts, y)
+    assert kept._lower_layer_states(kept._tokenize(texts), 2) is not None
+    monkeypatch.setattr(deep_text, "_MAX_LOWER_STATES_BYTES", 0)
+    whole = TextEmbedder(tiny_model, **params).fit(texts, y)
+    assert whole._lower_layer_states(whole._tokenize(texts), 2) is None
+    np.testing.assert_allclose(kept.fine_tune_loss_, whole.fine_tune_loss_, rtol=1e-5)
+    np.testing.assert_allclose(X_kept, whole.transform(texts), atol=1e-5)
+    np.testing.assert_allclose(X_kept, kept.transform(texts), atol=1e-5)
+    # The encoder is whole again after fitting.
+    assert len(kept.model_.encoder.layer) == 3
+    assert type(kept.model_.embeddings).__name__ == "BertEmbeddings"
+
+
 def test_verbose_shows_progress(tiny_model, data, capsys):
     texts, y = data
     TextEmbedder(tiny_model, verbose=1, fine_tune_epochs=1).fit(texts, y).transform(
