@@ -306,6 +306,8 @@ def markdown(record, raw):
     for ratio, (acc, f1) in PUBLISHED.items():
         lines.append(f"- {ratio:.0%}: {acc} / {f1}")
     lines += ["", *NOTES]
+    if record.get("notes"):
+        lines += [record["notes"], ""]
     return "\n".join(lines)
 
 
