@@ -117,7 +117,7 @@ _ANS_FAST = {
 _OPENMAX_NET = {"max_epochs": 10, "tail_size": 5, "random_state": 0}
 _CROSR_FAST = {
     "max_epochs": 30,
-    "batch_size": 16,
+    "batch_size": 32,
     "lr": 0.01,
     "tail_size": 5,
     "random_state": 0,
