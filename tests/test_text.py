@@ -262,6 +262,57 @@ def test_fine_tuning_from_kept_lower_layer_states(tiny_model, data, monkeypatch)
     assert type(kept.model_.embeddings).__name__ == "BertEmbeddings"
 
 
+def test_fine_tuning_on_at_most_max_texts_per_class(tiny_model, data):
+    # fine_tune_max_texts_per_class draws that many texts of each larger class
+    # (seeded) and fine-tunes on them alone; with no larger class it changes
+    # nothing.
+    texts, y = data
+    params = {
+        "fine_tune_epochs": 2,
+        "n_trainable_layers": 1,
+        "fine_tune_lr": 1e-3,
+        "fine_tune_batch_size": 8,
+    }
+    n_per_class = np.bincount(np.unique(y, return_inverse=True)[1])
+    all_texts = TextEmbedder(
+        tiny_model, fine_tune_max_texts_per_class=None, random_state=0, **params
+    ).fit(texts, y)
+    capped_at_size = TextEmbedder(
+        tiny_model,
+        fine_tune_max_texts_per_class=int(n_per_class.max()),
+        random_state=0,
+        **params,
+    ).fit(texts, y)
+    assert capped_at_size.fine_tune_loss_ == all_texts.fine_tune_loss_
+    np.testing.assert_array_equal(
+        capped_at_size.transform(texts), all_texts.transform(texts)
+    )
+
+    capped = TextEmbedder(
+        tiny_model, fine_tune_max_texts_per_class=5, random_state=0, **params
+    )
+    y_encoded = np.unique(y, return_inverse=True)[1]
+    rows = capped._fine_tune_rows(y_encoded, np.random.RandomState(0))
+    assert np.all(np.diff(rows) > 0)
+    np.testing.assert_array_equal(np.bincount(y_encoded[rows]), [5, 5, 5])
+    again = capped._fine_tune_rows(y_encoded, np.random.RandomState(0))
+    np.testing.assert_array_equal(rows, again)
+    other = capped._fine_tune_rows(y_encoded, np.random.RandomState(1))
+    assert not np.array_equal(rows, other)
+    # The fit is the fit on those rows alone (the same random stream after
+    # the draw), and fit_transform still equals fit().transform().
+    X_capped = capped.fit_transform(texts, y)
+    stream = np.random.RandomState(0)
+    capped._fine_tune_rows(y_encoded, stream)
+    on_rows = TextEmbedder(
+        tiny_model, fine_tune_max_texts_per_class=None, random_state=stream, **params
+    ).fit([texts[i] for i in rows], np.asarray(y)[rows])
+    np.testing.assert_allclose(capped.fine_tune_loss_, on_rows.fine_tune_loss_)
+    np.testing.assert_allclose(X_capped, on_rows.transform(texts), atol=1e-6)
+    np.testing.assert_allclose(X_capped, capped.transform(texts), atol=1e-5)
+    assert not np.allclose(X_capped, all_texts.transform(texts))
+
+
 def test_verbose_shows_progress(tiny_model, data, capsys):
     texts, y = data
     TextEmbedder(tiny_model, verbose=1, fine_tune_epochs=1).fit(texts, y).transform(
