@@ -234,6 +234,15 @@ def test_fine_tuning_trains_the_top_layers_only(tiny_model, data):
     np.testing.assert_allclose(again.transform(texts), X_tuned, atol=1e-6)
 
 
+#: Two quick epochs of the top layer of the tiny model.
+FAST_FINE_TUNING = {
+    "fine_tune_epochs": 2,
+    "n_trainable_layers": 1,
+    "fine_tune_lr": 1e-3,
+    "fine_tune_batch_size": 8,
+}
+
+
 def test_fine_tuning_from_kept_lower_layer_states(tiny_model, data, monkeypatch):
     # Fine-tuning runs the frozen lower layers once and trains the top layers
     # from their kept states: the same model as running the whole encoder at
@@ -241,13 +250,7 @@ def test_fine_tuning_from_kept_lower_layer_states(tiny_model, data, monkeypatch)
     import sklearn_openset._deep._text as deep_text
 
     texts, y = data
-    params = {
-        "fine_tune_epochs": 2,
-        "n_trainable_layers": 1,
-        "fine_tune_lr": 1e-3,
-        "fine_tune_batch_size": 8,
-        "random_state": 0,
-    }
+    params = {**FAST_FINE_TUNING, "random_state": 0}
     kept = TextEmbedder(tiny_model, **params)
     X_kept = kept.fit_transform(texts, y)
     assert kept._lower_layer_states(kept._tokenize(texts), 2) is not None
@@ -267,12 +270,7 @@ def test_fine_tuning_on_at_most_max_texts_per_class(tiny_model, data):
     # (seeded) and fine-tunes on them alone; with no larger class it changes
     # nothing.
     texts, y = data
-    params = {
-        "fine_tune_epochs": 2,
-        "n_trainable_layers": 1,
-        "fine_tune_lr": 1e-3,
-        "fine_tune_batch_size": 8,
-    }
+    params = FAST_FINE_TUNING
     n_per_class = np.bincount(np.unique(y, return_inverse=True)[1])
     all_texts = TextEmbedder(
         tiny_model, fine_tune_max_texts_per_class=None, random_state=0, **params
