@@ -233,7 +233,7 @@ NOTES = [
         "(F1-known drops, F1-open less). On fine-tuned features (the paper's "
         "setting) it is above the projection since the 0.02 r steps (50 %, 10 "
         "seeds: 88.05 against 87.57). The default stays the projection, which "
-        "the validation on frozen features chose (README)."
+        "the validation chose, on frozen and fine-tuned features (README)."
     ),
     (
         "- `msp`: `MSPClassifier(LogisticRegression(max_iter=1000), threshold=0.5)`; "
