@@ -245,7 +245,7 @@ NOTES = [
     ),
     (
         "- Fit times: the torch threads of the header, one benchmark process on a "
-        "2-core machine shared with other jobs; see `results_speed.md` for ANS "
+        "2-core machine shared with other jobs; see `benchmarks/ans/results_speed.md` for ANS "
         "timings."
     ),
     "",
